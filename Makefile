@@ -1,0 +1,44 @@
+# lifeboat: `make demo`, `make test`, `make ui`, `make bench`. Each sets itself up.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export LIFEBOAT_HOME ?= $(CURDIR)/.lifeboat
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: demo ui test bench lint format setup clean
+
+setup: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/lifeboat demo
+
+ui: setup
+	$(VENV)/bin/lifeboat ui
+
+test: setup
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(VENV)/bin/python -m bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(LIFEBOAT_HOME)

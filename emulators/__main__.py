@@ -1,0 +1,5 @@
+"""`python -m emulators`: run the vendor emulators."""
+
+from emulators.server import main
+
+raise SystemExit(main())

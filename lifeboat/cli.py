@@ -1,0 +1,223 @@
+"""The `lifeboat` command: demo, ui, emulate, sync and status."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from lifeboat.config import home, inventory, load_inventory
+from lifeboat.errors import LifeboatError
+from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials
+from lifeboat.status import copy_status, format_table
+
+
+def _emulator_running(url: str) -> bool:
+    from emulators.control import EmulatorControl
+
+    try:
+        EmulatorControl(url).state()
+    except OSError:
+        return False
+    return True
+
+
+def start_emulator(host: str, port: int, seed: int) -> subprocess.Popen[bytes] | None:
+    """Start the emulators in a child process unless they already answer on that port."""
+    url = f"http://{host}:{port}"
+    if _emulator_running(url):
+        print(f"emulators already running at {url}")
+        return None
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulators",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--seed",
+            str(seed),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LifeboatError(
+                f"the emulators could not start on {host}:{port} (is the port taken?); "
+                "set emulator.port in lifeboat.yaml to a free port"
+            )
+        if _emulator_running(url):
+            print(f"emulators started at {url}")
+            return process
+        time.sleep(0.1)
+    process.kill()
+    raise LifeboatError(f"the emulators did not answer on {url} within 20 s")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    load_demo_credentials()
+    inv = inventory()
+    emulator = start_emulator(inv.emulator.host, inv.emulator.port, inv.emulator.seed)
+    try:
+        import dagster as dg
+
+        from automation.copies import ALL_COPIES_JOB
+        from definitions import defs
+
+        dagster_home(home())
+        started = time.monotonic()
+        with dg.DagsterInstance.get() as instance:
+            result = defs.resolve_job_def(ALL_COPIES_JOB).execute_in_process(
+                instance=instance, raise_on_error=False
+            )
+        print()
+        print(format_table(copy_status(home(), inv)))
+        print(
+            f"\n{'copied' if result.success else 'FAILED'} in {time.monotonic() - started:.1f}s; "
+            f"data in {home()}"
+        )
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure and event.step_failure_data:
+                    print(f"  {event.step_key}: {event.step_failure_data.error.message.strip()}")
+            return 1
+        print("see it in the Dagster UI: make ui")
+        return 0
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait(timeout=10)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    load_demo_credentials()
+    inv = inventory()
+    emulator = start_emulator(inv.emulator.host, inv.emulator.port, inv.emulator.seed)
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home(home()))}
+    try:
+        return subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(args.port),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait(timeout=10)
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    from emulators.server import main
+
+    return main(args.rest)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from pipelines.base import VendorContext
+    from pipelines.runner import sync
+
+    inv = inventory()
+    vendors = args.vendors or list(inv.enabled_vendors())
+    for vendor in vendors:
+        if vendor not in inv.vendors:
+            raise LifeboatError(f"{vendor}: not in {inv.source_path}; add it under vendors:")
+        config = inv.vendors[vendor]
+        credentials = {}
+        for name, env in config.credentials.items():
+            value = os.environ.get(env)
+            if not value:
+                raise LifeboatError(
+                    f"{vendor}: environment variable {env} is not set "
+                    f"(credentials.{name} in {inv.source_path})"
+                )
+            credentials[name] = value
+        ctx = VendorContext(
+            vendor,
+            inv.base_url(vendor),
+            credentials,
+            config.options,
+            tuple(inv.enabled_datasets(vendor)),
+        )
+        result = sync(ctx, home())
+        for table, figures in sorted(result.tables.items()):
+            print(f"{vendor}/{table}: {figures.rows_loaded:,} loaded, {figures.rows_held:,} held")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    print(format_table(copy_status(home(), inventory())))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    inv = load_inventory(args.file)
+    vendors = ", ".join(inv.enabled_vendors()) or "none"
+    print(f"{inv.source_path}: valid; vendors enabled: {vendors}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lifeboat",
+        description="Keep your business's data safe from a vendor, a cloud or a database failing.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "demo", help="copy every vendor from the local emulators through Dagster"
+    ).set_defaults(func=cmd_demo)
+    ui = sub.add_parser("ui", help="start the Dagster UI (and the emulators) on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    emulate = sub.add_parser(
+        "emulate", help="run the vendor emulators (see --help)", add_help=False
+    )
+    emulate.add_argument("rest", nargs=argparse.REMAINDER)
+    emulate.set_defaults(func=cmd_emulate)
+    sync = sub.add_parser("sync", help="copy vendors now, without Dagster")
+    sync.add_argument("vendors", nargs="*")
+    sync.set_defaults(func=cmd_sync)
+    sub.add_parser("status", help="what is held, per vendor and dataset").set_defaults(
+        func=cmd_status
+    )
+    check = sub.add_parser("check-config", help="validate lifeboat.yaml")
+    check.add_argument("file", nargs="?")
+    check.set_defaults(func=cmd_check_config)
+    try:
+        from replication.cli import register
+    except ImportError:
+        register = None
+    if register is not None:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LifeboatError as exc:
+        print(f"lifeboat: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""The business's inventory (`lifeboat.yaml`), parsed once into typed models."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from lifeboat.errors import ConfigError
+from lifeboat.settings import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_FILE,
+    DEFAULT_HOME,
+    HOME_ENV,
+    VENDOR_CATALOG,
+)
+from lifeboat.topology_config import MySQLConfig
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Read '90s', '30m', '1h', '2d', '1w' (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    raise ValueError(f"expected a duration such as '30m', '1h' or '2d', got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(_Model):
+    """One dataset of a vendor: whether it is copied and how old its copy may get."""
+
+    enabled: bool = True
+    rpo: Duration | None = Field(
+        default=None, description="How old the copy may get; defaults to the vendor's RPO."
+    )
+
+
+class VendorConfig(_Model):
+    """One SaaS vendor: where its API is, which env vars hold its credentials, what to copy."""
+
+    enabled: bool = True
+    base_url: str | None = Field(
+        default=None, description="API root; defaults to the vendor's real host."
+    )
+    credentials: dict[str, str] = Field(
+        default_factory=dict,
+        description="Credential name -> name of the environment variable that holds it.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Vendor-specific settings (account ids, property ids)."
+    )
+    rpo: Duration = timedelta(hours=24)
+    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(
+                f"expected an http(s) URL such as 'https://api.example.com', got {value!r}"
+            )
+        return value.rstrip("/") if value else value
+
+    @field_validator("credentials")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, env in value.items():
+            if not re.match(r"^[A-Z_][A-Z0-9_]*$", env):
+                raise ValueError(
+                    f"credentials.{key} must name an environment variable in capitals (like "
+                    "STRIPE_API_KEY), not hold the secret itself; export the secret in that "
+                    "variable instead"
+                )
+        return value
+
+
+class EmulatorConfig(_Model):
+    """The local vendor emulators used by the demo, tests and benchmarks."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    seed: int = 42
+    scale: dict[str, int] = Field(
+        default_factory=dict, description="'vendor.dataset' -> records existing at start."
+    )
+
+
+class Inventory(_Model):
+    """Everything lifeboat knows about the business: vendors, datasets, topology."""
+
+    vendors: dict[str, VendorConfig] = Field(default_factory=dict)
+    emulator: EmulatorConfig = EmulatorConfig()
+    mysql: MySQLConfig | None = None
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _known_vendors(self) -> Inventory:
+        for name, vendor in self.vendors.items():
+            if name not in VENDOR_CATALOG:
+                known = ", ".join(sorted(VENDOR_CATALOG))
+                raise ValueError(f"vendors.{name}: unknown vendor; expected one of {known}")
+            known_sets = VENDOR_CATALOG[name]["datasets"]
+            for dataset in vendor.datasets:
+                if dataset not in known_sets:
+                    raise ValueError(
+                        f"vendors.{name}.datasets.{dataset}: unknown dataset; "
+                        f"expected one of {', '.join(known_sets)}"
+                    )
+        return self
+
+    def enabled_vendors(self) -> dict[str, VendorConfig]:
+        return {name: v for name, v in self.vendors.items() if v.enabled}
+
+    def enabled_datasets(self, vendor: str) -> list[str]:
+        """Datasets of a vendor that are copied: all of the catalog's unless switched off."""
+        config = self.vendors[vendor]
+        return [
+            name
+            for name in VENDOR_CATALOG[vendor]["datasets"]
+            if config.datasets.get(name, DatasetConfig()).enabled
+        ]
+
+    def rpo(self, vendor: str, dataset: str) -> timedelta:
+        config = self.vendors[vendor]
+        dataset_config = config.datasets.get(dataset)
+        if dataset_config is not None and dataset_config.rpo is not None:
+            return dataset_config.rpo
+        return config.rpo
+
+    def base_url(self, vendor: str) -> str:
+        return self.vendors[vendor].base_url or VENDOR_CATALOG[vendor]["base_url"]
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{location}: {message}"
+
+
+def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
+    """Parse an inventory file; every mistake is reported with the file and the field."""
+    source = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+    if not source.is_file():
+        raise ConfigError(
+            f"{source}: no such inventory file. Create it (see README 'Configuration') "
+            f"or point {CONFIG_ENV} at one."
+        )
+    try:
+        raw = yaml.safe_load(source.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
+    try:
+        inventory = Inventory.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(err) for err in exc.errors())
+        raise ConfigError(f"{source}: invalid inventory:\n  {problems}") from None
+    return inventory.model_copy(update={"source_path": source.resolve()})
+
+
+@lru_cache(maxsize=1)
+def inventory() -> Inventory:
+    """The inventory named by LIFEBOAT_CONFIG (default ./lifeboat.yaml), parsed once."""
+    return load_inventory()
+
+
+def home() -> Path:
+    """The data directory: LIFEBOAT_HOME, or ./.lifeboat."""
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).resolve()

@@ -1,0 +1,75 @@
+"""What the copy holds: per vendor and dataset, rows held and when it was last copied."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lifeboat.config import Inventory
+from lifeboat.settings import VENDOR_CATALOG
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    vendor: str
+    dataset: str
+    rows_held: int | None
+    copied_at: datetime | None
+    rpo_minutes: int
+
+    @property
+    def age_minutes(self) -> float | None:
+        if self.copied_at is None:
+            return None
+        return (datetime.now(UTC) - self.copied_at).total_seconds() / 60
+
+
+def copy_status(home: Path, inventory: Inventory) -> list[DatasetStatus]:
+    """Read each vendor's snapshot manifest (written after every successful load)."""
+    rows = []
+    for vendor in inventory.enabled_vendors():
+        manifest_path = home / "snapshots" / vendor / "manifest.json"
+        tables = (
+            json.loads(manifest_path.read_text()).get("tables", {})
+            if manifest_path.exists()
+            else {}
+        )
+        for dataset in inventory.enabled_datasets(vendor):
+            entry = tables.get(dataset, {})
+            copied = entry.get("copied_at")
+            rows.append(
+                DatasetStatus(
+                    vendor,
+                    dataset,
+                    entry.get("rows"),
+                    datetime.fromisoformat(copied) if copied else None,
+                    int(inventory.rpo(vendor, dataset).total_seconds() // 60),
+                )
+            )
+    return rows
+
+
+def format_table(rows: list[DatasetStatus]) -> str:
+    header = ("vendor", "dataset", "rows held", "last copy (UTC)", "RPO")
+    body = [
+        (
+            VENDOR_CATALOG[r.vendor]["title"],
+            r.dataset,
+            "-" if r.rows_held is None else f"{r.rows_held:,}",
+            r.copied_at.strftime("%Y-%m-%d %H:%M:%S") if r.copied_at else "never",
+            f"{r.rpo_minutes // 60}h" if r.rpo_minutes % 60 == 0 else f"{r.rpo_minutes}m",
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+    right = {2}
+
+    def fmt(line: tuple[str, ...]) -> str:
+        return "  ".join(
+            str(cell).rjust(widths[i]) if i in right else str(cell).ljust(widths[i])
+            for i, cell in enumerate(line)
+        ).rstrip()
+
+    return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, body)])

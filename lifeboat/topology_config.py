@@ -1,0 +1,111 @@
+"""The `mysql:` section of lifeboat.yaml: the business's own MySQL topology."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SERVER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _seconds(value: Any) -> float:
+    """Read '500ms', '5s', '2m', '1h' or a plain number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        match = _SECONDS.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT[match.group(2)]
+    raise ValueError(f"expected a duration such as '500ms', '5s' or '2m', got {value!r}")
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MySQLServer(_Model):
+    """Where one server of the topology listens."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=3306, ge=1, le=65535)
+
+
+class MySQLAccount(_Model):
+    """Names of the environment variables that hold one account's user and password."""
+
+    user_env: str
+    password_env: str
+
+    @field_validator("user_env", "password_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(
+                "must name an environment variable (like LIFEBOAT_MYSQL_PASSWORD), "
+                "not hold the secret itself"
+            )
+        return value
+
+
+class MySQLConfig(_Model):
+    """Servers of the primary/replica topology and the thresholds lifeboat checks them by."""
+
+    servers: dict[str, MySQLServer] = Field(
+        min_length=1, description="Server name (alpha, beta, ...) -> host and port."
+    )
+    monitor: MySQLAccount = Field(
+        default=MySQLAccount(
+            user_env="LIFEBOAT_MYSQL_MONITOR_USER", password_env="LIFEBOAT_MYSQL_MONITOR_PASSWORD"
+        ),
+        description="Account of the health probe (writes heartbeats; obeys read_only).",
+    )
+    switch: MySQLAccount = Field(
+        default=MySQLAccount(
+            user_env="LIFEBOAT_MYSQL_SWITCH_USER", password_env="LIFEBOAT_MYSQL_SWITCH_PASSWORD"
+        ),
+        description="Account that blocks writes, ends sessions and reconfigures replication.",
+    )
+    replication: MySQLAccount = Field(
+        default=MySQLAccount(
+            user_env="LIFEBOAT_MYSQL_REPLICATION_USER",
+            password_env="LIFEBOAT_MYSQL_REPLICATION_PASSWORD",
+        ),
+        description="Account replicas use to connect to the primary.",
+    )
+    lag_threshold: Seconds = Field(default=5.0, description="Heartbeat lag a replica may have.")
+    probe_timeout: Seconds = Field(default=2.0, description="Connect/read timeout of a probe.")
+    long_write_limit: Seconds = Field(
+        default=10.0, description="A write open longer than this on the primary blocks a switch."
+    )
+    catch_up_timeout: Seconds = Field(
+        default=10.0, description="How long a switch waits for the target to apply everything."
+    )
+    sensor_interval: Seconds = Field(default=30.0, description="How often the sensor probes.")
+    automatic_failover: bool = Field(
+        default=False, description="Fail over by itself when the primary is dead."
+    )
+    failover_quiet_period: Seconds = Field(
+        default=3600.0, description="At most one automatic failover within this period."
+    )
+
+    @field_validator("servers")
+    @classmethod
+    def _names(cls, value: dict[str, MySQLServer]) -> dict[str, MySQLServer]:
+        for name in value:
+            if not _SERVER_NAME.match(name):
+                raise ValueError(
+                    f"server name {name!r} must be lowercase letters, digits, '-' or '_' "
+                    "and start with a letter (like 'alpha')"
+                )
+        addresses = [(s.host, s.port) for s in value.values()]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("two servers share the same host and port")
+        return value

@@ -1,0 +1,128 @@
+"""Turn pages of vendor JSON into Arrow tables from a declared column list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from pipelines.settings import BATCH_ROWS
+
+_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "json": pa.string(),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the copy: its name, where it sits in the vendor's record, and its type.
+
+    `path` is a dotted path into the record ("billing_details.email"); `kind` is one of
+    string, int, float, bool, timestamp (epoch seconds or ISO 8601), json (kept as text).
+    """
+
+    name: str
+    kind: str = "string"
+    path: str | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple((self.path or self.name).split("."))
+
+
+def _get(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = record
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    text = str(value)
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text), UTC)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _convert(kind: str, values: list[Any]) -> list[Any]:
+    if kind == "timestamp":
+        return [_timestamp(v) for v in values]
+    if kind == "json":
+        return [None if v is None else orjson.dumps(v).decode() for v in values]
+    if kind == "string":
+        return [None if v is None or isinstance(v, str) else str(v) for v in values]
+    if kind == "float":
+        return [None if v is None or v == "" else float(v) for v in values]
+    if kind == "int":
+        return [None if v is None or v == "" else int(v) for v in values]
+    if kind == "bool":
+        return [None if v is None else v in (True, "true", "True", 1, "1") for v in values]
+    return values
+
+
+def _array(kind: str, values: list[Any]) -> pa.Array:
+    if kind == "timestamp":
+        try:
+            # Epoch seconds are the common case: convert in Arrow, not row by row.
+            return (
+                pa.array(values, type=pa.int64())
+                .cast(pa.timestamp("s", tz="UTC"))
+                .cast(_TYPES["timestamp"])
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    elif kind in ("int", "float", "bool"):
+        try:
+            return pa.array(values, type=_TYPES[kind])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    elif kind == "string" and all(v is None or isinstance(v, str) for v in values):
+        return pa.array(values, type=pa.string())
+    return pa.array(_convert(kind, values), type=_TYPES[kind])
+
+
+def schema(columns: Sequence[Column]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, _TYPES[c.kind]) for c in columns])
+
+
+def to_table(records: Sequence[dict[str, Any]], columns: Sequence[Column]) -> pa.Table:
+    """One Arrow table with exactly the declared columns, in order, typed."""
+    arrays = []
+    for column in columns:
+        keys = column.keys
+        if len(keys) == 1:
+            key = keys[0]
+            values = [r.get(key) for r in records]
+        else:
+            values = [_get(r, keys) for r in records]
+        arrays.append(_array(column.kind, values))
+    return pa.Table.from_arrays(arrays, schema=schema(columns))
+
+
+def batched_tables(
+    pages: Iterable[Sequence[dict[str, Any]]], columns: Sequence[Column], rows: int = BATCH_ROWS
+) -> Iterator[pa.Table]:
+    """Gather pages into tables of about `rows` rows, so memory stays flat and batches big."""
+    pending: list[dict[str, Any]] = []
+    for page in pages:
+        pending.extend(page)
+        if len(pending) >= rows:
+            yield to_table(pending, columns)
+            pending = []
+    if pending:
+        yield to_table(pending, columns)

@@ -1,0 +1,13 @@
+"""Constants shared by the connectors: retries, timeouts, batching."""
+
+from __future__ import annotations
+
+MAX_ATTEMPTS = 6
+RETRY_BUDGET_SECONDS = 120.0
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 60.0
+# Pages are gathered into Arrow batches of about this many rows before dlt writes them:
+# large enough that per-batch overhead vanishes, small enough that memory stays flat.
+BATCH_ROWS = 5_000

@@ -1,0 +1,98 @@
+"""The Dagster layer: definitions load, and a materialization copies into real DuckDB files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from definitions import build_definitions
+from lifeboat.config import load_inventory
+from lifeboat.instance import PROJECT_ROOT, load_demo_credentials
+from lifeboat.settings import VENDOR_CATALOG
+from pipelines.runner import warehouse_path
+
+
+def stripe_only(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "lifeboat.yaml"
+    path.write_text(
+        "vendors:\n"
+        "  stripe:\n"
+        f"    base_url: {url}/stripe\n"
+        "    credentials: {api_key: LIFEBOAT_TEST_STRIPE_KEY}\n"
+        "    rpo: 1h\n"
+    )
+    return path
+
+
+def test_every_catalog_dataset_is_an_asset_with_group_kinds_and_description(home: Path) -> None:
+    defs = build_definitions(load_inventory(PROJECT_ROOT / "lifeboat.yaml"), home)
+    graph = defs.resolve_asset_graph()
+    expected = {
+        dg.AssetKey([vendor, dataset])
+        for vendor, entry in VENDOR_CATALOG.items()
+        for dataset in entry["datasets"]
+    }
+    assert expected <= set(graph.get_all_asset_keys())
+    for key in expected:
+        spec = graph.get(key)
+        assert spec.group_name == key.path[0]
+        assert {"dlt", "duckdb"} <= set(spec.kinds)
+        assert spec.description and len(spec.description) < 120
+    schedules = {s.name: s for s in defs.schedules}
+    assert schedules["stripe_every_rpo"].cron_schedule == "*/15 * * * *"
+    assert len(schedules) == len(VENDOR_CATALOG)
+
+
+def test_materialize_copies_into_duckdb_with_metadata(
+    emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", "sk_test_dagster")
+    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
+    job = defs.resolve_job_def("copy_stripe")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    materialized = {
+        m.asset_key.path[-1]: m.metadata
+        for m in result.asset_materializations_for_node("stripe_copy")
+    }
+    assert set(materialized) == {"customers", "charges", "invoices", "subscriptions"}
+    assert materialized["charges"]["rows_held"].value == 2000
+    assert materialized["charges"]["rows_loaded"].value == 2000
+    assert materialized["charges"]["cursor"].value.startswith("2025-12-31")
+    assert Path(materialized["charges"]["snapshot"].value).is_dir()
+    with duckdb.connect(str(warehouse_path(home, "stripe")), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM charges").fetchone()[0] == 2000
+
+
+def test_missing_credential_stops_the_run_naming_the_variable(
+    emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LIFEBOAT_TEST_STRIPE_KEY", raising=False)
+    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
+    with pytest.raises(dg.DagsterInvalidConfigError) as failure:
+        defs.resolve_job_def("copy_stripe").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral()
+        )
+    assert 'environment variable "LIFEBOAT_TEST_STRIPE_KEY" which is not set' in str(failure.value)
+    assert not warehouse_path(home, "stripe").exists()
+
+
+def test_dagster_validates_the_workspace(home: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    load_demo_credentials()
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All code locations passed validation" in done.stdout + done.stderr
