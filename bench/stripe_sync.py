@@ -127,9 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="lifeboat-bench-") as tmp:
             print(f"stripe charges: {args.records:,} records served by the emulator at {url}")
+            control = EmulatorControl(url)
+            control.reset_counters()
             floor_seconds, floor_rows = floor(url)
+            server_seconds = control.state()["busy_seconds"]["stripe"]
             print(
                 f"  floor        {floor_seconds:8.2f} s  ({floor_rows:,} records paged and parsed)"
+            )
+            print(
+                f"  emulator     {server_seconds:8.2f} s  building those pages "
+                f"({server_seconds / floor_seconds:.0%} of the floor)"
             )
             full = run_sync(url, Path(tmp))
             print(
@@ -138,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"  ({full['rows_loaded']:,} rows, peak {full['peak_rss_mb']:.0f} MB)"
             )
             changed = int(args.records * args.changed)
-            control = EmulatorControl(url)
             control.advance(seconds=3600, changes={"stripe.charges": {"updated": changed}})
             incremental = run_sync(url, Path(tmp))
             print(
@@ -154,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "records": args.records,
         "floor_seconds": round(floor_seconds, 3),
+        "emulator_busy_seconds_during_floor": round(server_seconds, 3),
         "full_sync_seconds": round(full["seconds"], 3),
         "full_sync_ratio_to_floor": round(full["seconds"] / floor_seconds, 3),
         "incremental_sync_seconds": round(incremental["seconds"], 3),

@@ -66,6 +66,8 @@ class Emulator:
                 continue
             self.apps[name] = module.App(self.clock, seed, self.scale)
         self.requests: dict[str, int] = {}
+        # Seconds spent building responses, per vendor: benchmarks show the server's share.
+        self.busy: dict[str, float] = {}
 
     def advance(self, seconds: int, changes: dict[str, dict[str, int]] | None = None) -> int:
         """Move the clock forward; datasets draw their changes (or take exact counts)."""
@@ -115,8 +117,10 @@ class Emulator:
                 request.share = float(fault.get("share", 0.5))
         if not app.authorized(request):
             return app.error(401, "missing or malformed credentials")
+        started = time.perf_counter()
         with self.lock:
             response = app.route(request)
+            self.busy[prefix] = self.busy.get(prefix, 0.0) + time.perf_counter() - started
         if fault is not None and fault["mode"] == "malformed" and response.status == 200:
             response.body = response.body[: max(1, len(response.body) // 2)]
         return response
@@ -139,6 +143,7 @@ class Emulator:
         if path == "/reset-counters" and method == "POST":
             with self.lock:
                 self.requests.clear()
+                self.busy.clear()
                 for app in self.apps.values():
                     app.served.clear()
             return json_response({"ok": True})
@@ -151,6 +156,7 @@ class Emulator:
                 "seed": self.seed,
                 "faults": self.faults.describe(),
                 "requests": dict(self.requests),
+                "busy_seconds": {vendor: round(busy, 4) for vendor, busy in self.busy.items()},
                 "served": {vendor: dict(app.served) for vendor, app in self.apps.items()},
                 "datasets": {
                     f"{vendor}.{name}": {
@@ -212,7 +218,9 @@ class EmulatorServer:
         return f"http://{host}:{port}"
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -9,7 +9,15 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from emulators.core import BadRequest, Dataset, Request, Response, VendorApp, json_response
+from emulators.core import (
+    MASK64,
+    BadRequest,
+    Dataset,
+    Request,
+    Response,
+    VendorApp,
+    json_response,
+)
 from emulators.settings import DAY
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -68,12 +76,22 @@ LAST_NAMES = [
 CURRENCIES = ["usd", "usd", "usd", "eur", "gbp"]
 
 
+_PAIRS = [a + b for a in B62 for b in B62]
+
+
 def b62(value: int, width: int) -> str:
-    chars = []
-    for _ in range(width):
-        value, digit = divmod(value, 62)
-        chars.append(B62[digit])
-    return "".join(reversed(chars))
+    """`value` in base 62, zero-padded to `width` digits (decodable with `un_b62`)."""
+    pairs = []
+    for _ in range((width + 1) // 2):
+        value, digit = divmod(value, 3844)
+        pairs.append(_PAIRS[digit])
+    return "".join(reversed(pairs))[-width:]
+
+
+def token(seed: int, length: int) -> str:
+    """A random-looking alphanumeric string from a 64-bit seed (not decodable; fast)."""
+    raw = base64.b64encode((seed & MASK64).to_bytes(8, "big") * 3, altchars=b"xz").decode()
+    return raw[:length]
 
 
 def un_b62(text: str) -> int:
@@ -120,7 +138,7 @@ class App(VendorApp):
 
     def object_id(self, dataset: str, index: int) -> str:
         ds = self.datasets[dataset]
-        return f"{PREFIXES[dataset]}_{b62(ds.hash(index, 2), 14)}{b62(index, INDEX_WIDTH)}"
+        return f"{PREFIXES[dataset]}_{token(ds.hash(index, 2), 14)}{b62(index, INDEX_WIDTH)}"
 
     def parse_id(self, dataset: str, value: str) -> int:
         prefix = PREFIXES[dataset] + "_"
@@ -180,7 +198,7 @@ class App(VendorApp):
             "delinquent": bool(version % 3 == 2),
             "description": None,
             "email": email,
-            "invoice_prefix": b62(h, 8)[:8].upper(),
+            "invoice_prefix": token(h, 8).upper(),
             "livemode": False,
             "metadata": {"segment": ["retail", "wholesale", "online"][h % 3]},
             "name": name,
@@ -206,7 +224,7 @@ class App(VendorApp):
             "amount": amount,
             "amount_captured": 0 if failed else amount,
             "amount_refunded": refunded,
-            "balance_transaction": None if failed else f"txn_{b62(h, 24)}",
+            "balance_transaction": None if failed else f"txn_{token(h, 24)}",
             "billing_details": {
                 "email": email,
                 "name": None,
@@ -225,8 +243,8 @@ class App(VendorApp):
             "livemode": False,
             "metadata": {"order": str(100000 + index)},
             "paid": not failed,
-            "payment_intent": f"pi_{b62(h >> 3, 24)}",
-            "payment_method": f"pm_{b62(h >> 5, 24)}",
+            "payment_intent": f"pi_{token(h >> 3, 24)}",
+            "payment_method": f"pm_{token(h >> 5, 24)}",
             "receipt_email": email,
             "refunded": refunded == amount,
             "status": "failed" if failed else "succeeded",
@@ -262,7 +280,7 @@ class App(VendorApp):
             "due_date": created + 30 * DAY if h % 3 == 0 else None,
             "hosted_invoice_url": None,
             "livemode": False,
-            "number": f"{b62(h, 6).upper()}-{index + 1:04d}",
+            "number": f"{token(h, 6).upper()}-{index + 1:04d}",
             "paid": paid,
             "period_end": created,
             "period_start": created - 30 * DAY,
@@ -298,11 +316,11 @@ class App(VendorApp):
                 "has_more": False,
                 "data": [
                     {
-                        "id": f"si_{b62(h, 14)}",
+                        "id": f"si_{token(h, 14)}",
                         "object": "subscription_item",
                         "quantity": 1 + h % 4,
                         "price": {
-                            "id": f"price_{b62(h % 7, 14)}",
+                            "id": f"price_{token(h % 7, 14)}",
                             "object": "price",
                             "unit_amount": [900, 2900, 9900][h % 3],
                             "recurring": {"interval": "month", "interval_count": 1},
@@ -345,7 +363,7 @@ class App(VendorApp):
                 "YOUR_SECRET_KEY')."
             )
         body = {"error": {"message": message, "type": kind, **extra}}
-        return json_response(body, status, Request_Id=f"req_{b62(self.clock.now(), 14)}")
+        return json_response(body, status, Request_Id=f"req_{token(self.clock.now(), 14)}")
 
     def lockout(self, fault: dict[str, Any]) -> Response:
         status = int(fault.get("status", 401))
@@ -502,7 +520,7 @@ class App(VendorApp):
         return key >> 3, key & 7, kind, index
 
     def event_id(self, key: int) -> str:
-        return f"evt_{b62(key * 2654435761 % (1 << 61), 11)}{b62(key, EVENT_KEY_WIDTH)}"
+        return f"evt_{token(key * 2654435761, 11)}{b62(key, EVENT_KEY_WIDTH)}"
 
     def _sorted_mutation_keys(self, name: str, dataset_no: int) -> list[tuple[int, int, int]]:
         ds = self.datasets[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -74,7 +75,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         started = time.monotonic()
         with dg.DagsterInstance.get() as instance:
             result = defs.resolve_job_def(ALL_COPIES_JOB).execute_in_process(
-                instance=instance, raise_on_error=False
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             )
         print()
         print(format_table(copy_status(home(), inv)))
@@ -212,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func not in (cmd_demo, cmd_ui):  # under Dagster, its own log shows progress
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger = logging.getLogger("lifeboat")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
         return args.func(args)
     except LifeboatError as exc:

@@ -51,6 +51,14 @@ def copy_status(home: Path, inventory: Inventory) -> list[DatasetStatus]:
     return rows
 
 
+def _duration(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
 def format_table(rows: list[DatasetStatus]) -> str:
     header = ("vendor", "dataset", "rows held", "last copy (UTC)", "RPO")
     body = [
@@ -59,7 +67,7 @@ def format_table(rows: list[DatasetStatus]) -> str:
             r.dataset,
             "-" if r.rows_held is None else f"{r.rows_held:,}",
             r.copied_at.strftime("%Y-%m-%d %H:%M:%S") if r.copied_at else "never",
-            f"{r.rpo_minutes // 60}h" if r.rpo_minutes % 60 == 0 else f"{r.rpo_minutes}m",
+            _duration(r.rpo_minutes),
         )
         for r in rows
     ]

@@ -28,11 +28,13 @@ class Column:
 
     `path` is a dotted path into the record ("billing_details.email"); `kind` is one of
     string, int, float, bool, timestamp (epoch seconds or ISO 8601), json (kept as text).
+    `key` marks primary-key columns, declared non-null as dlt declares them.
     """
 
     name: str
     kind: str = "string"
     path: str | None = None
+    key: bool = False  # part of the primary key: never null
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -97,7 +99,7 @@ def _array(kind: str, values: list[Any]) -> pa.Array:
 
 
 def schema(columns: Sequence[Column]) -> pa.Schema:
-    return pa.schema([pa.field(c.name, _TYPES[c.kind]) for c in columns])
+    return pa.schema([pa.field(c.name, _TYPES[c.kind], nullable=not c.key) for c in columns])
 
 
 def to_table(records: Sequence[dict[str, Any]], columns: Sequence[Column]) -> pa.Table:

@@ -11,3 +11,4 @@ READ_TIMEOUT_SECONDS = 60.0
 # Pages are gathered into Arrow batches of about this many rows before dlt writes them:
 # large enough that per-batch overhead vanishes, small enough that memory stays flat.
 BATCH_ROWS = 5_000
+PROGRESS_EVERY_SECONDS = 5.0

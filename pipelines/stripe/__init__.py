@@ -18,6 +18,7 @@ from requests import Request, Response
 from lifeboat.errors import VendorBadResponse
 from pipelines.arrow import batched_tables, schema
 from pipelines.base import VendorContext, rest_client
+from pipelines.progress import track
 from pipelines.stripe.settings import (
     API_VERSION,
     COLUMNS,
@@ -68,12 +69,8 @@ def _epoch(value: datetime | int | None) -> int | None:
 
 
 def _pages(api: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-    rows = 0
-    for pages, page in enumerate(api.paginate(path, params={"limit": PAGE_LIMIT, **params}), 1):
-        rows += len(page)
-        if pages % 100 == 0:
-            log.info("stripe %s: %d pages, %d records so far", path, pages, rows)
-        yield page
+    pages = api.paginate(path, params={"limit": PAGE_LIMIT, **params})
+    return track(pages, "stripe", path.rsplit("/", 1)[-1])
 
 
 def _listing(api: RESTClient, dataset: str, since: int | None, until: int | None):

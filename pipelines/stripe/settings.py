@@ -22,7 +22,7 @@ _BOOKKEEPING = [Column("_changed_at", "timestamp"), Column("_deleted", "bool")]
 
 COLUMNS: dict[str, list[Column]] = {
     "customers": [
-        Column("id"),
+        Column("id", key=True),
         Column("email"),
         Column("name"),
         Column("phone"),
@@ -40,7 +40,7 @@ COLUMNS: dict[str, list[Column]] = {
         *_BOOKKEEPING,
     ],
     "charges": [
-        Column("id"),
+        Column("id", key=True),
         Column("amount", "int"),
         Column("amount_captured", "int"),
         Column("amount_refunded", "int"),
@@ -66,7 +66,7 @@ COLUMNS: dict[str, list[Column]] = {
         *_BOOKKEEPING,
     ],
     "invoices": [
-        Column("id"),
+        Column("id", key=True),
         Column("number"),
         Column("customer"),
         Column("customer_email"),
@@ -90,7 +90,7 @@ COLUMNS: dict[str, list[Column]] = {
         *_BOOKKEEPING,
     ],
     "subscriptions": [
-        Column("id"),
+        Column("id", key=True),
         Column("customer"),
         Column("status"),
         Column("currency"),

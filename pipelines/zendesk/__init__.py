@@ -1,0 +1,165 @@
+"""Zendesk Support: tickets and users, from the cursor-based incremental export."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+import requests
+from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests import Request, Response
+
+from lifeboat.errors import VendorBadResponse, VendorError, VendorLockout
+from pipelines.arrow import batched_tables, schema
+from pipelines.base import VendorContext, rest_client
+from pipelines.http import error_detail
+from pipelines.zendesk.settings import (
+    CHANGED_AT,
+    COLUMNS,
+    DELETED_TICKET_STATUS,
+    EXPORT_PATHS,
+    PER_PAGE,
+    SUBDOMAIN_OPTION,
+    SUSPENDED_ERROR,
+)
+
+log = logging.getLogger("lifeboat.zendesk")
+
+
+class ZendeskCursorPaginator(BasePaginator):
+    """The incremental export's cursor: follow `after_cursor` until `end_of_stream`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cursor: str | None = None
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        body = response.json()
+        if not isinstance(body, dict) or not isinstance(body.get("end_of_stream"), bool):
+            raise VendorBadResponse("zendesk", "an export page did not say whether it was the last")
+        cursor = body.get("after_cursor")
+        if body["end_of_stream"] or not data or not cursor:
+            self._has_next_page = False
+        else:
+            self._cursor = cursor
+
+    def update_request(self, request: Request) -> None:
+        # The cursor carries the position and the start time; sending both is ambiguous.
+        request.params.pop("start_time", None)
+        request.params["cursor"] = self._cursor
+
+
+def classify(vendor: str, response: requests.Response) -> VendorError | None:
+    """Zendesk's refusals, each with what to do about it; other failures go by status."""
+    status = response.status_code
+    if status not in (401, 403):
+        return None
+    detail = error_detail(response)
+    try:
+        code = response.json().get("error")
+    except (ValueError, AttributeError):
+        code = None
+    if status == 401:
+        hint = "check that the API token is active and belongs to this email's agent"
+    elif code == SUSPENDED_ERROR:
+        hint = "the account owner must reactivate the Zendesk account (usually billing)"
+    else:
+        hint = "the incremental export needs an admin's API token"
+    return VendorLockout(vendor, f"{detail}; {hint}", status=status)
+
+
+def client(ctx: VendorContext) -> RESTClient:
+    subdomain = ctx.option(SUBDOMAIN_OPTION)
+    return rest_client(
+        ctx,
+        base_url=ctx.url(**({SUBDOMAIN_OPTION: subdomain} if subdomain else {})),
+        # Zendesk's API-token form of basic auth: "{email}/token" as the user name.
+        auth=HttpBasicAuth(f"{ctx.credential('email')}/token", ctx.credential("api_token")),
+        paginator=ZendeskCursorPaginator(),
+        classifier=classify,
+    )
+
+
+def _epoch(value: datetime | int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    return int(value)
+
+
+def _changed_epoch(dataset: str, record: dict[str, Any]) -> int:
+    value = record[CHANGED_AT[dataset]]
+    if isinstance(value, str):
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    return int(value)
+
+
+def _pages(
+    api: RESTClient, dataset: str, since: int, until: int | None
+) -> Iterator[list[dict[str, Any]]]:
+    """Export pages of records changed at or after `since`, oldest change first."""
+    rows = 0
+    params = {"start_time": since, "per_page": PER_PAGE}
+    paged = api.paginate(EXPORT_PATHS[dataset], params=params, data_selector=dataset)
+    for pages, page in enumerate(paged, start=1):
+        rows += len(page)
+        if pages % 100 == 0:
+            log.info("zendesk %s: %d pages, %d records so far", dataset, pages, rows)
+        yield page
+        # The export has no end_time; it is ordered by change time, so a backfill window
+        # stops asking once it has passed its end (dlt drops the records beyond it).
+        if until is not None and page and _changed_epoch(dataset, page[-1]) >= until:
+            return
+
+
+def _mark_deleted(dataset: str, table: pa.Table) -> pa.Table:
+    """Fill `_deleted` from the page in one vectorised step: deleted tickets, inactive users."""
+    if dataset == "tickets":
+        deleted = pc.equal(table["status"], DELETED_TICKET_STATUS)
+    else:
+        deleted = pc.invert(table["active"])
+    index = table.schema.get_field_index("_deleted")
+    return table.set_column(index, "_deleted", pc.fill_null(deleted, False))
+
+
+def _resource(ctx: VendorContext, dataset: str) -> DltResource:
+    columns = COLUMNS[dataset]
+
+    @dlt.resource(
+        name=dataset,
+        primary_key="id",
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        columns={"_changed_at": {"dedup_sort": "desc"}},
+    )
+    def records(
+        changed_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+            "_changed_at", range_start="closed"
+        ),
+    ) -> Iterator[pa.Table]:
+        api = client(ctx)
+        # No cursor yet: the export from the beginning of the account is the full copy.
+        since = _epoch(changed_at.last_value) or 0
+        until = _epoch(changed_at.end_value)
+        for table in batched_tables(_pages(api, dataset, since, until), columns):
+            yield _mark_deleted(dataset, table)
+
+    return records
+
+
+@dlt.source(name="zendesk", max_table_nesting=0)
+def source(ctx: VendorContext) -> list[DltResource]:
+    """Every enabled Zendesk Support dataset of the account behind the API token."""
+    return [_resource(ctx, dataset) for dataset in COLUMNS if ctx.wants(dataset)]
+
+
+def arrow_schema(dataset: str) -> pa.Schema:
+    return schema(COLUMNS[dataset])
