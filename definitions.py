@@ -1,4 +1,4 @@
-"""lifeboat's one Definitions: SaaS copies, their schedules, and the resources they use."""
+"""lifeboat's one Definitions, assembled from each area: copies, and what watches them."""
 
 from __future__ import annotations
 
@@ -14,17 +14,28 @@ from resources.vendors import vendor_resources
 from resources.warehouse import WarehouseResource
 
 
+def copies(inventory: Inventory, data_dir: Path) -> dg.Definitions:
+    """The SaaS copies: an asset per vendor dataset, a job and a schedule per vendor."""
+    return dg.Definitions(
+        assets=saas_assets(inventory, data_dir),
+        jobs=copy_jobs(inventory),
+        schedules=copy_schedules(inventory),
+    )
+
+
+def shared_resources(inventory: Inventory, data_dir: Path) -> dict[str, object]:
+    return {
+        "dlt": DagsterDltResource(),
+        "warehouse": WarehouseResource(home=str(data_dir)),
+        **vendor_resources(inventory),
+    }
+
+
 def build_definitions(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     """Everything lifeboat shows in Dagster, for one inventory and one data directory."""
-    return dg.Definitions(
-        assets=[*saas_assets(inventory, data_dir)],
-        jobs=[*copy_jobs(inventory)],
-        schedules=[*copy_schedules(inventory)],
-        resources={
-            "dlt": DagsterDltResource(),
-            "warehouse": WarehouseResource(home=str(data_dir)),
-            **vendor_resources(inventory),
-        },
+    areas = [copies(inventory, data_dir)]
+    return dg.Definitions.merge(
+        *areas, dg.Definitions(resources=shared_resources(inventory, data_dir))
     )
 
 

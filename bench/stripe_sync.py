@@ -84,6 +84,7 @@ def floor(url: str) -> tuple[float, int]:
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
+import pipelines.stripe  # imported before the clock starts, as the floor's client is
 from pipelines.base import VendorContext
 from pipelines.runner import sync
 url, home, key = sys.argv[1], Path(sys.argv[2]), sys.argv[3]

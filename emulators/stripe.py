@@ -90,8 +90,7 @@ def b62(value: int, width: int) -> str:
 
 def token(seed: int, length: int) -> str:
     """A random-looking alphanumeric string from a 64-bit seed (not decodable; fast)."""
-    raw = base64.b64encode((seed & MASK64).to_bytes(8, "big") * 3, altchars=b"xz").decode()
-    return raw[:length]
+    return (f"{seed & MASK64:016x}" * 2)[:length]
 
 
 def un_b62(text: str) -> int:
@@ -133,12 +132,20 @@ class App(VendorApp):
             "subscriptions": self.subscription,
         }
         self._mutation_keys: dict[str, tuple[int, list[tuple[int, int, int]]]] = {}
+        self._customer_counts: dict[int, int] = {}
+        self._contacts: dict[int, tuple[str, str]] = {}
+
+    def advance(self, old: int, new: int) -> None:
+        super().advance(old, new)
+        self._contacts.clear()
 
     # --- ids ------------------------------------------------------------------------------
 
-    def object_id(self, dataset: str, index: int) -> str:
-        ds = self.datasets[dataset]
-        return f"{PREFIXES[dataset]}_{token(ds.hash(index, 2), 14)}{b62(index, INDEX_WIDTH)}"
+    def object_id(self, dataset: str, index: int, h: int | None = None) -> str:
+        """A Stripe-like id whose last digits encode the index (`h` saves recomputing it)."""
+        if h is None:
+            h = self.datasets[dataset].hash(index, 4)
+        return f"{PREFIXES[dataset]}_{token(h, 14)}{b62(index, INDEX_WIDTH)}"
 
     def parse_id(self, dataset: str, value: str) -> int:
         prefix = PREFIXES[dataset] + "_"
@@ -168,8 +175,27 @@ class App(VendorApp):
         return index
 
     def related_customer(self, ds: Dataset, index: int) -> int:
-        existing = max(self.customers.count_at(ds.created_at(index)), 1)
+        """A customer that already existed on the day the record was created."""
+        existing = self._customers_by_day(ds.created_at(index) // DAY)
         return ds.hash(index, 3) % existing
+
+    def _customers_by_day(self, day: int) -> int:
+        # Records by the million look this up; customers change only at day granularity here.
+        known = self._customer_counts.get(day)
+        if known is None:
+            known = self._customer_counts[day] = max(self.customers.count_at(day * DAY), 1)
+        return known
+
+    def customer_contact(self, index: int) -> tuple[str, str]:
+        """(id, email) of a customer, cached: charges and invoices ask for them constantly."""
+        known = self._contacts.get(index)
+        if known is None:
+            _, email, _ = person(self.customers, index)
+            version = self.customers.record_version(index)
+            if version:
+                email = email.replace("@example.com", f"+v{version}@example.com")
+            known = self._contacts[index] = (self.object_id("customers", index), email)
+        return known
 
     # --- objects --------------------------------------------------------------------------
 
@@ -216,35 +242,36 @@ class App(VendorApp):
         amount = 500 + h % 50_000
         failed = h % 29 == 0
         refunded = amount if version and h % 2 else (amount // 2 if version else 0)
-        customer = self.related_customer(ds, index)
-        _, email, _ = person(self.customers, customer)
+        customer_id, email = self.customer_contact(self.related_customer(ds, index))
+        tail = token(h >> 7, 24)
+        order = str(100000 + index)
         return {
-            "id": self.object_id("charges", index),
+            "id": self.object_id("charges", index, h),
             "object": "charge",
             "amount": amount,
             "amount_captured": 0 if failed else amount,
             "amount_refunded": refunded,
-            "balance_transaction": None if failed else f"txn_{token(h, 24)}",
+            "balance_transaction": None if failed else f"txn_{tail}",
             "billing_details": {
                 "email": email,
                 "name": None,
                 "phone": None,
-                "address": {"postal_code": f"{h % 90000 + 10000}"},
+                "address": {"postal_code": str(h % 90000 + 10000)},
             },
             "captured": not failed,
             "created": ds.created_at(index),
-            "currency": CURRENCIES[h % len(CURRENCIES)],
-            "customer": self.object_id("customers", customer),
-            "description": f"Order #{100000 + index}",
+            "currency": CURRENCIES[h % 5],
+            "customer": customer_id,
+            "description": "Order #" + order,
             "disputed": version > 1,
             "failure_code": "card_declined" if failed else None,
             "failure_message": "Your card was declined." if failed else None,
             "invoice": None,
             "livemode": False,
-            "metadata": {"order": str(100000 + index)},
+            "metadata": {"order": order},
             "paid": not failed,
-            "payment_intent": f"pi_{token(h >> 3, 24)}",
-            "payment_method": f"pm_{token(h >> 5, 24)}",
+            "payment_intent": f"pi_{tail[::-1]}",
+            "payment_method": f"pm_{tail[3:]}{tail[:3]}",
             "receipt_email": email,
             "refunded": refunded == amount,
             "status": "failed" if failed else "succeeded",

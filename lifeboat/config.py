@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from lifeboat.alerts_config import AlertsConfig
 from lifeboat.errors import ConfigError
 from lifeboat.settings import (
     CONFIG_ENV,
@@ -63,6 +64,17 @@ class DatasetConfig(_Model):
     )
 
 
+class Runbook(_Model):
+    """What a person does when this vendor fails them: whom to call, where to look."""
+
+    account_owner: str | None = Field(default=None, description="Who holds the account.")
+    support: str | None = Field(
+        default=None, description="The vendor's support: phone, email, URL."
+    )
+    status_page: str | None = None
+    steps: list[str] = Field(default_factory=list, description="What to do, in order.")
+
+
 class VendorConfig(_Model):
     """One SaaS vendor: where its API is, which env vars hold its credentials, what to copy."""
 
@@ -79,6 +91,11 @@ class VendorConfig(_Model):
     )
     rpo: Duration = timedelta(hours=24)
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
+    runbook: Runbook = Runbook()
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="What else this vendor needs to work (e.g. an SMS provider for sign-in).",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -119,6 +136,7 @@ class Inventory(_Model):
     vendors: dict[str, VendorConfig] = Field(default_factory=dict)
     emulator: EmulatorConfig = EmulatorConfig()
     mysql: MySQLConfig | None = None
+    alerts: AlertsConfig = AlertsConfig()
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.settings import BATCH_ROWS
 
@@ -103,17 +104,101 @@ def schema(columns: Sequence[Column]) -> pa.Schema:
 
 
 def to_table(records: Sequence[dict[str, Any]], columns: Sequence[Column]) -> pa.Table:
-    """One Arrow table with exactly the declared columns, in order, typed."""
-    arrays = []
-    for column in columns:
-        keys = column.keys
-        if len(keys) == 1:
-            key = keys[0]
-            values = [r.get(key) for r in records]
-        else:
-            values = [_get(r, keys) for r in records]
-        arrays.append(_array(column.kind, values))
+    """One Arrow table with exactly the declared columns, in order, typed.
+
+    The fields Arrow can read straight from the dicts are converted in one pass in C++
+    (a struct array, then its children); the rest (JSON text, odd types) row by row.
+    """
+    plan = _plan(tuple(columns), records)
+    fast: dict[str, pa.Array] = {}
+    if plan.struct_type.num_fields:
+        try:
+            struct = pa.array(records, type=plan.struct_type)
+            for column in columns:
+                if column.name in plan.fast:
+                    fast[column.name] = _finish(column, _child(struct, column.keys))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            fast = {}  # an unexpected value somewhere: this batch goes the careful way
+    arrays = [
+        fast[column.name] if column.name in fast else _array(column.kind, _values(records, column))
+        for column in columns
+    ]
     return pa.Table.from_arrays(arrays, schema=schema(columns))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    struct_type: pa.StructType
+    fast: frozenset[str]
+
+
+_PLANS: dict[tuple[Column, ...], _Plan] = {}
+
+
+def _plan(columns: tuple[Column, ...], records: Sequence[dict[str, Any]]) -> _Plan:
+    """Which columns to read in the C++ pass, with the Arrow type to read each as."""
+    plan = _PLANS.get(columns)
+    if plan is not None:
+        return plan
+    tree: dict[str, Any] = {}
+    fast = set()
+    for column in columns:
+        read_as = _read_type(column, records)
+        if read_as is None:
+            continue
+        node = tree
+        for key in column.keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            if column.keys[-1] not in node:
+                node[column.keys[-1]] = read_as
+                fast.add(column.name)
+    plan = _PLANS[columns] = _Plan(_struct(tree), frozenset(fast))
+    return plan
+
+
+def _read_type(column: Column, records: Sequence[dict[str, Any]]) -> pa.DataType | None:
+    if column.kind == "json":
+        return None
+    if column.kind != "timestamp":
+        return _TYPES[column.kind]
+    sample = next((v for r in records[:50] if (v := _get(r, column.keys)) is not None), None)
+    if isinstance(sample, str):
+        return None if sample.isdigit() else pa.string()
+    return pa.int64()
+
+
+def _struct(tree: dict[str, Any]) -> pa.StructType:
+    return pa.struct(
+        [
+            pa.field(key, _struct(value) if isinstance(value, dict) else value)
+            for key, value in tree.items()
+        ]
+    )
+
+
+def _child(struct: pa.Array, keys: tuple[str, ...]) -> pa.Array:
+    for key in keys:
+        struct = pc.struct_field(struct, key)
+    return struct
+
+
+def _finish(column: Column, array: pa.Array) -> pa.Array:
+    if column.kind != "timestamp":
+        return array
+    if pa.types.is_integer(array.type):
+        return array.cast(pa.timestamp("s", tz="UTC")).cast(_TYPES["timestamp"])
+    return array.cast(_TYPES["timestamp"])
+
+
+def _values(records: Sequence[dict[str, Any]], column: Column) -> list[Any]:
+    keys = column.keys
+    if len(keys) == 1:
+        key = keys[0]
+        return [r.get(key) for r in records]
+    return [_get(r, keys) for r in records]
 
 
 def batched_tables(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests import Response
 
 from lifeboat.errors import ConfigError
 from pipelines.http import Classifier, VendorSession
@@ -69,6 +71,27 @@ class VendorContext:
             ) from None
 
 
+_SIMPLE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+class LifeboatRESTClient(RESTClient):
+    """dlt's RESTClient, reading plain `a.b` data selectors without compiling JSONPath.
+
+    dlt compiles the selector for every page; for the plain keys every vendor here uses,
+    walking the parsed body gives the same answer at a fraction of the cost.
+    """
+
+    def extract_response(self, response: Response, data_selector: Any) -> list[Any]:
+        if not isinstance(data_selector, str) or not _SIMPLE_PATH.match(data_selector):
+            return super().extract_response(response, data_selector)
+        data: Any = response.json()
+        for key in data_selector.split("."):
+            data = data.get(key) if isinstance(data, dict) else None
+        if data is None:
+            return []
+        return data if isinstance(data, list) else [data]
+
+
 def rest_client(
     ctx: VendorContext,
     *,
@@ -86,7 +109,7 @@ def rest_client(
         max_attempts=ctx.retries.max_attempts,
         retry_budget=ctx.retries.budget_seconds,
     )
-    return RESTClient(
+    return LifeboatRESTClient(
         base_url=base_url or ctx.base_url,
         headers=dict(headers or {}),
         auth=auth,

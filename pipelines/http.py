@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -143,11 +144,27 @@ class VendorSession(requests.Session):
         self.timeout = timeout
         self.sleep = sleep
         self.retries = 0  # how many retries this session needed, for metadata
+        self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
         self.headers["User-Agent"] = "lifeboat (+backup of your own data)"
         self.headers["Accept"] = "application/json"
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        # requests scans the whole environment for proxy settings on every request; the
+        # answer is the same for every page of one host, so it is worked out once per host.
+        if proxies:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url.decode() if isinstance(url, bytes) else url or "")
+        key = (parts.scheme, parts.netloc, stream, verify, cert)
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment[key] = settings
+        return dict(settings)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
