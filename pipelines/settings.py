@@ -12,5 +12,3 @@ READ_TIMEOUT_SECONDS = 60.0
 # large enough that per-batch overhead vanishes, small enough that memory stays flat.
 BATCH_ROWS = 5_000
 PROGRESS_EVERY_SECONDS = 5.0
-# Pages fetched ahead of the one being converted: enough to hide the vendor's latency.
-PREFETCH_PAGES = 8

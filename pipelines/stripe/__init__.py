@@ -18,7 +18,6 @@ from requests import Request, Response
 from lifeboat.errors import VendorBadResponse
 from pipelines.arrow import batched_tables, schema
 from pipelines.base import VendorContext, rest_client
-from pipelines.prefetch import prefetch
 from pipelines.progress import track
 from pipelines.stripe.settings import (
     API_VERSION,
@@ -71,7 +70,7 @@ def _epoch(value: datetime | int | None) -> int | None:
 
 def _pages(api: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     pages = api.paginate(path, params={"limit": PAGE_LIMIT, **params})
-    return track(prefetch(pages), "stripe", path.rsplit("/", 1)[-1])
+    return track(pages, "stripe", path.rsplit("/", 1)[-1])
 
 
 def _listing(api: RESTClient, dataset: str, since: int | None, until: int | None):
