@@ -13,6 +13,7 @@ from lifeboat.config import home, inventory, load_inventory
 from lifeboat.errors import LifeboatError
 from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials
 from lifeboat.status import copy_status, format_table
+from replication import cli as replication_cli
 
 
 def _emulator_running(url: str) -> bool:
@@ -204,12 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate lifeboat.yaml")
     check.add_argument("file", nargs="?")
     check.set_defaults(func=cmd_check_config)
-    try:
-        from replication.cli import register
-    except ImportError:
-        register = None
-    if register is not None:
-        register(sub)
+    replication_cli.register(sub)
     return parser
 
 

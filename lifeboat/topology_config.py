@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -79,6 +79,11 @@ class MySQLConfig(_Model):
             password_env="LIFEBOAT_MYSQL_REPLICATION_PASSWORD",
         ),
         description="Account replicas use to connect to the primary.",
+    )
+    tls: Literal["preferred", "required", "disabled"] = Field(
+        default="preferred",
+        description="preferred: encrypt when the server offers TLS; required: encrypt and verify "
+        "the server's certificate and name; disabled: plain TCP (local sandbox only).",
     )
     lag_threshold: Seconds = Field(default=5.0, description="Heartbeat lag a replica may have.")
     probe_timeout: Seconds = Field(default=2.0, description="Connect/read timeout of a probe.")

@@ -1,0 +1,217 @@
+"""Subcommands `sandbox up|down|status`, `ls`, `switch` and `failover` for the lifeboat CLI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lifeboat.config import home, load_inventory
+from lifeboat.errors import LifeboatError
+from lifeboat.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE
+from replication.errors import RollbackFailed, SwitchFailed, SwitchRefused, TopologyConfigError
+from replication.failover import failover
+from replication.history import History, history_path
+from replication.probe import ERROR, Health, probe
+from replication.sandbox import Sandbox
+from replication.settings import SANDBOX_DIR
+from replication.switch import switch
+from replication.topology import Topology, from_config, load_sandbox
+
+OK, FAILED, REFUSED, NEEDS_PERSON = 0, 1, 2, 3
+
+
+def register(subparsers: Any) -> None:
+    """Add the replication subcommands; each sets `func(args) -> exit code`."""
+    sandbox = subparsers.add_parser(
+        "sandbox", help="start, stop or show a local MariaDB primary with two replicas"
+    )
+    actions = sandbox.add_subparsers(dest="sandbox_action", metavar="up|down|status")
+    actions.required = True
+    actions.add_parser("up", help="start the sandbox (creates it on first use)").set_defaults(
+        func=cmd_sandbox_up
+    )
+    down = actions.add_parser("down", help="stop the sandbox's servers")
+    down.add_argument("--purge", action="store_true", help="also delete its data")
+    down.set_defaults(func=cmd_sandbox_down)
+    actions.add_parser("status", help="show whether each server runs").set_defaults(
+        func=cmd_sandbox_status
+    )
+
+    ls = subparsers.add_parser("ls", help="show the MySQL topology and its health")
+    _topology_flag(ls)
+    ls.set_defaults(func=cmd_ls)
+
+    sw = subparsers.add_parser("switch", help="switch the MySQL primary without losing writes")
+    sw.add_argument("--to", metavar="SERVER", help="the replica to promote (default: the best)")
+    _topology_flag(sw)
+    sw.set_defaults(func=cmd_switch)
+
+    fo = subparsers.add_parser("failover", help="promote a replica when the primary is dead")
+    fo.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _topology_flag(fo)
+    fo.set_defaults(func=cmd_failover)
+
+
+def _topology_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the local sandbox even when lifeboat.yaml describes a topology",
+    )
+
+
+def _sandbox() -> Sandbox:
+    return Sandbox(home() / SANDBOX_DIR, out=print)
+
+
+def resolve_topology(use_sandbox: bool = False, config_path: Path | None = None) -> Topology:
+    """lifeboat.yaml's `mysql:` topology, or the sandbox's when asked or when there is none."""
+    if use_sandbox:
+        return load_sandbox(home())
+    source = Path(config_path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+    # A broken lifeboat.yaml is reported, never silently replaced by the sandbox.
+    inventory = load_inventory(source) if source.is_file() else None
+    if inventory is not None and inventory.mysql is not None:
+        return from_config(inventory.mysql)
+    try:
+        return load_sandbox(home())
+    except TopologyConfigError:
+        raise TopologyConfigError(
+            "no MySQL topology: add a `mysql:` section to lifeboat.yaml "
+            "or start the sandbox with `lifeboat sandbox up`"
+        ) from None
+
+
+def _guard(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except SwitchRefused as exc:
+            print(str(exc), file=sys.stderr)
+            return REFUSED
+        except RollbackFailed as exc:
+            print(str(exc), file=sys.stderr)
+            return NEEDS_PERSON
+        except (SwitchFailed, LifeboatError) as exc:
+            print(str(exc), file=sys.stderr)
+            return FAILED
+
+    guarded.__name__ = run.__name__
+    guarded.__doc__ = run.__doc__
+    return guarded
+
+
+@_guard
+def cmd_sandbox_up(args: argparse.Namespace) -> int:
+    """Start the sandbox and print where its topology description is."""
+    sandbox = _sandbox()
+    sandbox.up()
+    print(
+        f"sandbox is up; topology: {sandbox.topology_file} (secrets in {sandbox.credentials_file})"
+    )
+    return OK
+
+
+@_guard
+def cmd_sandbox_down(args: argparse.Namespace) -> int:
+    sandbox = _sandbox()
+    if getattr(args, "purge", False):
+        sandbox.destroy()
+        print(f"sandbox stopped and {sandbox.root} deleted")
+    else:
+        sandbox.down()
+        print("sandbox stopped; its data stays for the next `lifeboat sandbox up`")
+    return OK
+
+
+@_guard
+def cmd_sandbox_status(args: argparse.Namespace) -> int:
+    statuses = _sandbox().status()
+    if not statuses:
+        print("no sandbox; start one with `lifeboat sandbox up`")
+        return FAILED
+    for s in statuses:
+        state = f"running (pid {s.pid})" if s.running else "stopped"
+        print(f"{s.name:<8} 127.0.0.1:{s.port:<6} {state}")
+    return OK if all(s.running for s in statuses) else FAILED
+
+
+def format_health(health: Health) -> str:
+    """The topology as a table, then every finding, for a terminal."""
+    headers = ["SERVER", "ROLE", "ADDRESS", "SOURCE", "IO/SQL", "LAG", "SBM", "GTID", "STATUS"]
+    rows = []
+    for row in health.rows():
+        threads = f"{row['io_running']}/{row['sql_running']}" if row["io_running"] else "-"
+        lag = "-" if row["heartbeat_lag_s"] is None else f"{row['heartbeat_lag_s']:.3f}s"
+        sbm = "-" if row["seconds_behind_master"] is None else str(row["seconds_behind_master"])
+        rows.append(
+            [
+                row["server"],
+                row["role"],
+                row["address"],
+                row["source"] or "-",
+                threads,
+                lag,
+                sbm,
+                row["gtid_executed"] or "-",
+                row["worst"],
+            ]
+        )
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [headers, *rows]
+    ]
+    if health.findings:
+        lines.append("")
+        lines += [str(f) for f in health.findings]
+    else:
+        lines.append("")
+        lines.append(
+            f"healthy: primary {health.primary}, every replica within "
+            f"{health.lag_threshold:g} s (probe took {health.duration_ms:.0f} ms)"
+        )
+    return "\n".join(lines)
+
+
+@_guard
+def cmd_ls(args: argparse.Namespace) -> int:
+    """Probe the topology and print it; exit 1 when anything is ERROR."""
+    health = probe(resolve_topology(args.sandbox))
+    print(format_health(health))
+    return FAILED if any(f.severity == ERROR for f in health.findings) else OK
+
+
+@_guard
+def cmd_switch(args: argparse.Namespace) -> int:
+    topology = resolve_topology(args.sandbox)
+    switch(topology, to=args.to, out=_flush_print, history=History(history_path(home())))
+    return OK
+
+
+@_guard
+def cmd_failover(args: argparse.Namespace) -> int:
+    topology = resolve_topology(args.sandbox)
+    failover(
+        topology,
+        yes=args.yes,
+        confirm=_ask,
+        out=_flush_print,
+        history=History(history_path(home())),
+    )
+    return OK
+
+
+def _flush_print(line: str) -> None:
+    print(line, flush=True)
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        print(question + " (not confirmed: no terminal; pass --yes)", file=sys.stderr)
+        return False
+    return input(question + " [y/N] ").strip().lower() in {"y", "yes"}
