@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 import orjson
 import requests
 
+from bench.results import record
 from emulators.control import EmulatorControl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,8 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    home_env = os.environ.get("LIFEBOAT_HOME")
-    results_dir = Path(home_env or ROOT / ".lifeboat") / "bench"
     process, url = start_emulator(args.records)
     try:
         with tempfile.TemporaryDirectory(prefix="lifeboat-bench-") as tmp:
@@ -159,26 +157,25 @@ def main(argv: list[str] | None = None) -> int:
         process.wait(timeout=10)
 
     figures = {
-        "records": args.records,
-        "floor_seconds": round(floor_seconds, 3),
-        "emulator_busy_seconds_during_floor": round(server_seconds, 3),
-        "full_sync_seconds": round(full["seconds"], 3),
-        "full_sync_ratio_to_floor": round(full["seconds"] / floor_seconds, 3),
-        "incremental_sync_seconds": round(incremental["seconds"], 3),
-        "incremental_sync_ratio_to_floor": round(incremental["seconds"] / floor_seconds, 3),
-        "incremental_share_of_full": round(incremental["seconds"] / full["seconds"], 4),
-        "incremental_rows_loaded": incremental["rows_loaded"],
-        "full_sync_peak_rss_mb": round(full["peak_rss_mb"], 1),
-        "incremental_sync_peak_rss_mb": round(incremental["peak_rss_mb"], 1),
-        "sync_process_baseline_rss_mb": round(full["rss_before_mb"], 1),
+        "stripe_records": args.records,
+        "stripe_floor_seconds": round(floor_seconds, 3),
+        "stripe_emulator_busy_seconds_during_floor": round(server_seconds, 3),
+        "stripe_full_sync_seconds": round(full["seconds"], 3),
+        "stripe_full_sync_ratio_to_floor": round(full["seconds"] / floor_seconds, 3),
+        "stripe_incremental_sync_seconds": round(incremental["seconds"], 3),
+        "stripe_incremental_sync_ratio_to_floor": round(incremental["seconds"] / floor_seconds, 3),
+        "stripe_incremental_share_of_full": round(incremental["seconds"] / full["seconds"], 4),
+        "stripe_incremental_rows_loaded": incremental["rows_loaded"],
+        "stripe_full_sync_peak_rss_mb": round(full["peak_rss_mb"], 1),
+        "stripe_incremental_sync_peak_rss_mb": round(incremental["peak_rss_mb"], 1),
+        "stripe_sync_process_baseline_rss_mb": round(full["rss_before_mb"], 1),
     }
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "results.json").write_text(json.dumps(figures, indent=2))
+    path = record(figures)
     print(
         f"  peak memory of the full sync: {full['peak_rss_mb']:.0f} MB "
         f"(of which {full['rss_before_mb']:.0f} MB before it started)"
     )
-    print(f"figures written to {results_dir / 'results.json'}")
+    print(f"figures written to {path}")
     return 0
 
 
