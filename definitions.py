@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource
 
 from assets.saas import saas_assets
 from automation.copies import copy_jobs, copy_schedules
@@ -25,7 +24,6 @@ def copies(inventory: Inventory, data_dir: Path) -> dg.Definitions:
 
 def shared_resources(inventory: Inventory, data_dir: Path) -> dict[str, object]:
     return {
-        "dlt": DagsterDltResource(),
         "warehouse": WarehouseResource(home=str(data_dir)),
         **vendor_resources(inventory),
     }

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from lifeboat.config import Inventory
+from lifeboat.errors import VendorError
 from lifeboat.settings import VENDOR_CATALOG
 from pipelines.base import VendorContext
-from pipelines.runner import LOADER_FILE_FORMAT, SyncResult, after_load, make_pipeline, make_source
+from pipelines.runner import SyncResult, make_pipeline, make_source, sync
 from resources.vendors import RESOURCE_CLASSES, VendorResource
 from resources.warehouse import WarehouseResource
 
@@ -73,6 +73,10 @@ def _table_metadata(result: SyncResult, table: str) -> dict[str, Any]:
         metadata["cursor"] = dg.MetadataValue.text(str(figures.cursor))
     if figures.snapshot:
         metadata["snapshot"] = dg.MetadataValue.path(figures.snapshot)
+    if figures.columns:
+        metadata["dagster/column_schema"] = dg.TableSchema(
+            columns=[dg.TableColumn(name, kind) for name, kind in figures.columns.items()]
+        )
     return metadata
 
 
@@ -83,35 +87,19 @@ def vendor_copy(inventory: Inventory, vendor: str, data_dir: Path) -> dg.AssetsD
 
     def copy(
         context: dg.AssetExecutionContext,
-        dlt: DagsterDltResource,
         warehouse: WarehouseResource,
         **resources: VendorResource,
-    ) -> Iterator[Any]:
+    ) -> Iterator[dg.MaterializeResult]:
         api: VendorResource = resources[vendor]
-        started = time.monotonic()
-        pipeline = make_pipeline(vendor, warehouse.home_path)
-        source = make_source(api.context(datasets))
-        events = list(
-            dlt.run(
-                context=context,
-                dlt_source=source,
-                dlt_pipeline=pipeline,
-                dagster_dlt_translator=translator,
-                loader_file_format=LOADER_FILE_FORMAT,
-            )
-        )
-        result = after_load(
-            pipeline,
-            vendor,
-            warehouse.home_path,
-            pipeline.last_trace and pipeline.last_trace.last_load_info,
-            started,
-        )
-        for event in events:
-            table = event.asset_key.path[-1]
+        # A run may select only some of the vendor's datasets (a subset in the UI).
+        selected = tuple(key.path[-1] for key in context.selected_asset_keys)
+        try:
+            result = sync(api.context(selected or datasets), warehouse.home_path)
+        except VendorError as error:
+            raise dg.Failure(description=str(error), metadata={"kind": error.kind}) from error
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
             yield dg.MaterializeResult(
-                asset_key=event.asset_key,
-                metadata={**(event.metadata or {}), **_table_metadata(result, table)},
+                asset_key=key, metadata=_table_metadata(result, key.path[-1])
             )
         context.log.info(
             "%s: %s",

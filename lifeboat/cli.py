@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 from lifeboat.config import home, inventory, load_inventory
 from lifeboat.errors import LifeboatError
@@ -172,6 +173,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_asof(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipelines.history import as_of
+    from pipelines.runner import DATASET, warehouse_path
+
+    database = warehouse_path(home(), args.vendor)
+    if not database.exists():
+        raise LifeboatError(f"{args.vendor}: no copy at {database}; run `lifeboat sync` first")
+    try:
+        when = datetime.fromisoformat(args.time)
+    except ValueError:
+        raise LifeboatError(
+            f"{args.time!r} is not a time; use ISO 8601, e.g. 2026-11-20T14:00 (UTC)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    with duckdb.connect(str(database), read_only=True) as con:
+        try:
+            rows = as_of(con, DATASET, args.table, when, include_deleted=args.deleted)
+        except duckdb.CatalogException:
+            raise LifeboatError(
+                f"{args.vendor} has no history of {args.table!r}; "
+                f"see `lifeboat status` for its datasets"
+            ) from None
+        if args.csv:
+            rows.write_csv(args.csv)
+            print(f"{len(rows.fetchall()):,} rows as of {when.isoformat()} written to {args.csv}")
+        else:
+            rows.limit(args.limit).show(max_width=200)
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     inv = load_inventory(args.file)
     vendors = ", ".join(inv.enabled_vendors()) or "none"
@@ -202,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="what is held, per vendor and dataset").set_defaults(
         func=cmd_status
     )
+    asof = sub.add_parser("asof", help="a dataset as the copy held it at a past time")
+    asof.add_argument("vendor")
+    asof.add_argument("table")
+    asof.add_argument("time", help="ISO 8601, UTC unless it says otherwise")
+    asof.add_argument("--deleted", action="store_true", help="include records deleted upstream")
+    asof.add_argument("--csv", metavar="FILE", help="write every row to a CSV file")
+    asof.add_argument("--limit", type=int, default=20)
+    asof.set_defaults(func=cmd_asof)
     check = sub.add_parser("check-config", help="validate lifeboat.yaml")
     check.add_argument("file", nargs="?")
     check.set_defaults(func=cmd_check_config)

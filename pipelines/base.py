@@ -14,7 +14,7 @@ from requests import Response
 
 from lifeboat.errors import ConfigError
 from pipelines.http import Classifier, VendorSession
-from pipelines.settings import MAX_ATTEMPTS, RETRY_BUDGET_SECONDS
+from pipelines.settings import MAX_ATTEMPTS, MAX_SHRINK_SHARE, RETRY_BUDGET_SECONDS
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class VendorContext:
     datasets: tuple[str, ...] = ()
     window: Window | None = None
     retries: RetryPolicy = RetryPolicy()
+    max_shrink_share: float = MAX_SHRINK_SHARE
 
     def credential(self, name: str) -> str:
         value = self.credentials.get(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,10 @@ from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.sources import DltSource
 
+from lifeboat.errors import SuspectedShrink
 from pipelines.base import VendorContext
+from pipelines.history import is_history_table, record_history
+from pipelines.settings import MAX_SHRINK_SHARE
 from pipelines.snapshot import write_snapshot
 
 log = logging.getLogger("lifeboat.sync")
@@ -67,6 +71,7 @@ class TableResult:
     rows_held: int
     cursor: Any = None
     snapshot: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +83,16 @@ class SyncResult:
     seconds: float
     tables: dict[str, TableResult] = field(default_factory=dict)
     manifest: str | None = None
+
+
+def full_listings(pipeline: dlt.Pipeline) -> frozenset[str]:
+    """Resources whose last extract listed everything the vendor has."""
+    names = set()
+    for source_state in pipeline.state.get("sources", {}).values():
+        for name, resource_state in source_state.get("resources", {}).items():
+            if resource_state.get("full_listing"):
+                names.add(name)
+    return frozenset(names)
 
 
 def cursors(pipeline: dlt.Pipeline) -> dict[str, Any]:
@@ -94,21 +109,53 @@ def cursors(pipeline: dlt.Pipeline) -> dict[str, Any]:
     return found
 
 
-def table_counts(database: Path, dataset: str) -> dict[str, int]:
-    """Rows held per vendor table (dlt's own tables excluded)."""
+def table_counts(database: Path, dataset: str, live: bool = False) -> dict[str, int]:
+    """Rows held per vendor table (dlt's and lifeboat's own tables excluded).
+
+    `live` counts only records the vendor still has (not marked deleted).
+    """
     with duckdb.connect(str(database), read_only=True) as con:
         names = [
             row[0]
             for row in con.execute(
                 "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = ? AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'",
+                "WHERE table_schema = ? AND table_type = 'BASE TABLE' "
+                "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'",
                 [dataset],
             ).fetchall()
+            if not is_history_table(row[0])
         ]
-        return {
-            name: con.execute(f'SELECT count(*) FROM "{dataset}"."{name}"').fetchone()[0]
-            for name in names
-        }
+        counts = {}
+        for name in names:
+            where = (
+                " WHERE NOT coalesce(_deleted, false)"
+                if live and _has_deleted(con, dataset, name)
+                else ""
+            )
+            counts[name] = con.execute(
+                f'SELECT count(*) FROM "{dataset}"."{name}"{where}'
+            ).fetchone()[0]
+        return counts
+
+
+def _has_deleted(con: duckdb.DuckDBPyConnection, dataset: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? AND column_name = '_deleted'",
+            [dataset, table],
+        ).fetchone()[0]
+    )
+
+
+def primary_keys(pipeline: dlt.Pipeline) -> dict[str, list[str]]:
+    """Each vendor table's primary key, as the connector declared it to dlt."""
+    keys: dict[str, list[str]] = {}
+    schema = pipeline.default_schema
+    for table in schema.data_table_names():
+        columns = schema.get_table_columns(table)
+        keys[table] = [name for name, column in columns.items() if column.get("primary_key")]
+    return keys
 
 
 def after_load(
@@ -121,13 +168,26 @@ def after_load(
     if trace is not None and trace.last_normalize_info is not None:
         loaded = dict(trace.last_normalize_info.row_counts)
     database = warehouse_path(home, vendor)
+    if database.exists() and load_ids:
+        record_history(database, DATASET, primary_keys(pipeline))
     held = table_counts(database, DATASET) if database.exists() else {}
     manifest = write_snapshot(database, DATASET, snapshot_dir(home, vendor), load_ids, held)
     positions = cursors(pipeline)
     result = SyncResult(vendor, load_ids, time.monotonic() - started, manifest=str(manifest))
+    schema = pipeline.default_schema
     for table, rows in held.items():
         part = manifest_part(manifest, table)
-        result.tables[table] = TableResult(loaded.get(table, 0), rows, positions.get(table), part)
+        columns = (
+            {
+                name: str(column.get("data_type", "unknown"))
+                for name, column in schema.get_table_columns(table).items()
+            }
+            if table in schema.tables
+            else {}
+        )
+        result.tables[table] = TableResult(
+            loaded.get(table, 0), rows, positions.get(table), part, columns
+        )
     return result
 
 
@@ -135,11 +195,58 @@ def manifest_part(manifest: Path, table: str) -> str:
     return str(manifest.parent / table)
 
 
+def guard_full_listings(
+    vendor: str,
+    cursors_before: dict[str, Any],
+    held: dict[str, int],
+    listed: dict[str, int],
+    ran: Iterable[str],
+    max_share: float = MAX_SHRINK_SHARE,
+    full: frozenset[str] = frozenset(),
+) -> None:
+    """Refuse a full listing far smaller than the copy: a lockout or partial outage.
+
+    A resource run with no cursor lists everything the vendor has (as does one that says
+    so in its state, `full_listing`, e.g. when its cursor is too old to catch up). When the
+    copy already holds many more records, loading it would delete nothing, but the mismatch
+    is the sign of a vendor hiding data, and a person must hear of it before the run goes on.
+    Only the tables this run extracted (`ran`) are judged.
+    """
+    for table in ran:
+        rows_held = held.get(table, 0)
+        if rows_held == 0 or (cursors_before.get(table) is not None and table not in full):
+            continue
+        rows_listed = listed.get(table, 0)
+        if rows_listed < rows_held * (1 - max_share):
+            raise SuspectedShrink(
+                vendor,
+                f"a full listing of {table} returned {rows_listed:,} records but the copy holds "
+                f"{rows_held:,}; nothing was changed",
+                dataset=table,
+            )
+
+
 def sync(ctx: VendorContext, home: Path) -> SyncResult:
     """Copy what changed at the vendor into its DuckDB file and snapshot it (plain Python)."""
     started = time.monotonic()
     pipeline = make_pipeline(ctx.vendor, home)
-    load_info = pipeline.run(make_source(ctx), loader_file_format=LOADER_FILE_FORMAT)
+    database = warehouse_path(home, ctx.vendor)
+    pipeline.sync_destination()
+    before = cursors(pipeline)
+    held = table_counts(database, DATASET, live=True) if database.exists() else {}
+    source = make_source(ctx)
+    ran = list(source.selected_resources)
+    pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)
+    pipeline.normalize()
+    listed = dict(pipeline.last_trace.last_normalize_info.row_counts)
+    try:
+        guard_full_listings(
+            ctx.vendor, before, held, listed, ran, ctx.max_shrink_share, full_listings(pipeline)
+        )
+    except SuspectedShrink:
+        pipeline.drop_pending_packages()
+        raise
+    load_info = pipeline.load()
     result = after_load(pipeline, ctx.vendor, home, load_info, started)
     log.info(
         "%s: %s in %.1fs",

@@ -12,3 +12,6 @@ READ_TIMEOUT_SECONDS = 60.0
 # large enough that per-batch overhead vanishes, small enough that memory stays flat.
 BATCH_ROWS = 5_000
 PROGRESS_EVERY_SECONDS = 5.0
+# A full listing with this share fewer records than the copy holds is refused as a
+# suspected lockout or partial outage.
+MAX_SHRINK_SHARE = 0.2

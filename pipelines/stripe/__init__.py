@@ -134,6 +134,8 @@ def _resource(ctx: VendorContext, dataset: str) -> DltResource:
             if newest is not None and newest - since > EVENT_HORIZON_SECONDS:
                 log.info("stripe %s: cursor older than Stripe keeps events; listing all", dataset)
                 since = None
+        # Tells the runner this run lists everything, so it can check the listing's size.
+        dlt.current.resource_state()["full_listing"] = since is None
         pages = _listing(api, dataset, since, until)
         yield from batched_tables(pages, columns)
         if since is not None:

@@ -1,0 +1,114 @@
+"""The copy keeps every version, reads as it was at any time, and never shrinks."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from emulators.control import EmulatorControl
+from lifeboat.errors import SuspectedShrink
+from pipelines.base import RetryPolicy, VendorContext
+from pipelines.history import as_of
+from pipelines.runner import DATASET, guard_full_listings, sync, warehouse_path
+
+
+def stripe(url: str, *datasets: str) -> VendorContext:
+    return VendorContext(
+        "stripe",
+        f"{url}/stripe",
+        {"api_key": "sk_test_history"},
+        datasets=datasets,
+        retries=RetryPolicy(2, 5),
+    )
+
+
+def connect(home: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(warehouse_path(home, "stripe")), read_only=True)
+
+
+def test_updates_keep_the_earlier_version_and_as_of_returns_it(emulator, home: Path) -> None:
+    control = EmulatorControl(emulator.url)
+    sync(stripe(emulator.url, "charges"), home)
+    time.sleep(0.01)  # load ids are timestamps: keep the two loads apart
+    between = datetime.now(UTC)
+    time.sleep(0.01)
+    control.advance(seconds=3600, changes={"stripe.charges": {"updated": 5}})
+    sync(stripe(emulator.url, "charges"), home)
+    with connect(home) as con:
+        changed = [
+            row[0]
+            for row in con.execute(
+                "SELECT id FROM charges_history GROUP BY id HAVING count(*) = 2"
+            ).fetchall()
+        ]
+        assert len(changed) == 5
+        now = dict(con.execute("SELECT id, amount_refunded FROM charges").fetchall())
+        before = dict(
+            (r[0], r[1])
+            for r in as_of(con, DATASET, "charges", between)
+            .select("id, amount_refunded")
+            .fetchall()
+        )
+        assert len(before) == 2000  # the copy as it was: the new charges not yet there
+        for charge in changed:
+            assert before[charge] == 0  # not refunded yet
+            assert now[charge] > 0  # refunded since
+
+
+def test_upstream_deletion_is_a_soft_delete_with_history(emulator, home: Path) -> None:
+    control = EmulatorControl(emulator.url)
+    sync(stripe(emulator.url, "customers"), home)
+    time.sleep(0.01)
+    between = datetime.now(UTC)
+    control.advance(seconds=600, changes={"stripe.customers": {"deleted": 3}})
+    sync(stripe(emulator.url, "customers"), home)
+    with connect(home) as con:
+        assert con.execute("SELECT count(*) FROM customers").fetchone()[0] == 200
+        gone = con.execute(
+            "SELECT id, _changed_at FROM customers WHERE _deleted ORDER BY id"
+        ).fetchall()
+        assert len(gone) == 3
+        assert all(seen_gone is not None for _, seen_gone in gone)
+        live_now = as_of(con, DATASET, "customers", datetime.now(UTC)).fetchall()
+        live_then = as_of(con, DATASET, "customers", between).fetchall()
+        everything_now = as_of(con, DATASET, "customers", datetime.now(UTC), include_deleted=True)
+        assert len(live_then) == 200 and len(live_now) == 197
+        assert len(everything_now.fetchall()) == 200
+
+
+def test_full_listing_far_smaller_than_the_copy_is_refused(emulator, home: Path, tmp_path) -> None:
+    sync(stripe(emulator.url, "charges"), home)
+    # The copy rebuilt elsewhere (say, restored from its snapshots) holds the rows but no
+    # dlt cursor, so the next run lists everything again.
+    other = tmp_path / "other"
+    (other / "warehouse").mkdir(parents=True)
+    shutil.copy(warehouse_path(home, "stripe"), warehouse_path(other, "stripe"))
+    with duckdb.connect(str(warehouse_path(other, "stripe"))) as con:
+        con.execute("DELETE FROM _dlt_pipeline_state")
+        before = con.execute("SELECT * FROM charges ORDER BY id").fetchall()
+    EmulatorControl(emulator.url).fault("stripe", "partial", share=0.3)
+    with pytest.raises(SuspectedShrink, match=r"returned .* records but the copy holds 2,000"):
+        sync(stripe(emulator.url, "charges"), other)
+    with duckdb.connect(str(warehouse_path(other, "stripe")), read_only=True) as con:
+        assert con.execute("SELECT * FROM charges ORDER BY id").fetchall() == before
+
+
+def test_guard_judges_only_full_listings_of_tables_that_ran() -> None:
+    held = {"charges": 1000, "customers": 100}
+    # An incremental run (a cursor) listing few records is normal.
+    guard_full_listings("stripe", {"charges": "2026-01-01"}, held, {"charges": 3}, ["charges"])
+    # A table that did not run is not judged.
+    guard_full_listings("stripe", {}, held, {"charges": 990}, ["charges"])
+    # Within the allowed share.
+    guard_full_listings("stripe", {}, held, {"charges": 800}, ["charges"])
+    with pytest.raises(SuspectedShrink):
+        guard_full_listings("stripe", {}, held, {"charges": 799}, ["charges"])
+    with pytest.raises(SuspectedShrink):
+        guard_full_listings(
+            "stripe", {"charges": "x"}, held, {}, ["charges"], full=frozenset({"charges"})
+        )
