@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import duckdb
 import pytest
 
 from emulators.control import EmulatorControl
-from emulators.server import Emulator, EmulatorServer
+from emulators.server import EmulatorServer
 from lifeboat.errors import (
     ConfigError,
     LifeboatError,
@@ -52,26 +50,8 @@ def days(home: Path) -> dict[date, tuple[Any, ...]]:
 
 
 @pytest.fixture
-def start() -> Iterator[Callable[[dict[str, int]], EmulatorServer]]:
-    """Like conftest's make_emulator, but polling for shutdown every 50 ms, not 500 ms."""
-    servers: list[EmulatorServer] = []
-
-    def started(scale: dict[str, int]) -> EmulatorServer:
-        server = EmulatorServer(Emulator(seed=42, scale=scale))
-        threading.Thread(
-            target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        servers.append(server)
-        return server
-
-    yield started
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
-def server(start) -> EmulatorServer:
-    return start({"ga4.daily_metrics": DAYS})
+def server(make_emulator) -> EmulatorServer:
+    return make_emulator({"ga4.daily_metrics": DAYS})
 
 
 def test_full_sync_copies_every_day_page_by_page_and_snapshots_it(
@@ -144,8 +124,8 @@ def test_without_recent_days_only_the_cursor_day_and_new_days_are_asked_for(
 
 
 @pytest.mark.parametrize(("scale", "requests"), [(DAYS, 1), (0, 1)])
-def test_pagination_edges(start, home: Path, scale: int, requests: int) -> None:
-    server = start({"ga4.daily_metrics": scale})
+def test_pagination_edges(make_emulator, home: Path, scale: int, requests: int) -> None:
+    server = make_emulator({"ga4.daily_metrics": scale})
     control = EmulatorControl(server.url)
 
     result = sync(ga4(server.url, page_size=DAYS), home)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import duckdb
 import pytest
 
 from emulators.control import EmulatorControl
-from emulators.server import Emulator, EmulatorServer
+from emulators.server import EmulatorServer
 from emulators.settings import DAY
 from lifeboat.errors import (
     ConfigError,
@@ -58,26 +56,8 @@ def public_subscribers(server: EmulatorServer) -> int:
 
 
 @pytest.fixture
-def start() -> Iterator[Callable[[dict[str, int]], EmulatorServer]]:
-    """Like conftest's make_emulator, but polling for shutdown every 50 ms, not 500 ms."""
-    servers: list[EmulatorServer] = []
-
-    def started(scale: dict[str, int]) -> EmulatorServer:
-        server = EmulatorServer(Emulator(seed=42, scale=scale))
-        threading.Thread(
-            target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        servers.append(server)
-        return server
-
-    yield started
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
-def server(start) -> EmulatorServer:
-    return start(SCALE)
+def server(make_emulator) -> EmulatorServer:
+    return make_emulator(SCALE)
 
 
 def test_full_sync_copies_every_dataset_and_snapshots_it(
@@ -162,8 +142,10 @@ def test_the_lookback_rereads_recent_uploads_and_refreshes_their_statistics(
 
 
 @pytest.mark.parametrize("videos", [50, 0])
-def test_pagination_edges(start, home: Path, videos: int) -> None:
-    server = start({"youtube.videos": videos, "youtube.comments": 0, "youtube.subscribers": 0})
+def test_pagination_edges(make_emulator, home: Path, videos: int) -> None:
+    server = make_emulator(
+        {"youtube.videos": videos, "youtube.comments": 0, "youtube.subscribers": 0}
+    )
     control = EmulatorControl(server.url)
 
     result = sync(youtube(server.url), home)
