@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,8 +21,8 @@ from dlt.sources import DltSource
 
 from lifeboat.errors import SuspectedShrink
 from pipelines.base import VendorContext
-from pipelines.history import is_history_table, record_history
-from pipelines.settings import MAX_SHRINK_SHARE
+from pipelines.history import create_versions_views, is_history_table, keep_superseded
+from pipelines.settings import DUCKDB_CONFIG, MAX_SHRINK_SHARE
 from pipelines.snapshot import write_snapshot
 
 log = logging.getLogger("lifeboat.sync")
@@ -32,9 +34,6 @@ dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
 # Tables live in each vendor file's default schema, so `SELECT * FROM charges` works in
 # stripe.duckdb and `stripe.charges` works wherever the files are attached by vendor name.
 DATASET = "main"
-# DuckDB takes most of the machine's memory by default; a bounded limit keeps the sync's
-# memory flat as data grows (DuckDB spills to disk past it).
-DUCKDB_CONFIG = {"memory_limit": "128MB", "threads": 1, "preserve_insertion_order": False}
 
 
 def warehouse_path(home: Path, vendor: str) -> Path:
@@ -148,6 +147,17 @@ def _has_deleted(con: duckdb.DuckDBPyConnection, dataset: str, table: str) -> bo
     )
 
 
+def incoming_files(pipeline: dlt.Pipeline) -> dict[str, list[str]]:
+    """Per table, the Parquet files of the normalized packages waiting to be loaded."""
+    files: dict[str, list[str]] = {}
+    for load_id in pipeline.list_normalized_load_packages():
+        package = pipeline.get_load_package_info(load_id)
+        for job in package.jobs.get("new_jobs", []):
+            if job.file_path.endswith(".parquet"):
+                files.setdefault(job.job_file_info.table_name, []).append(job.file_path)
+    return files
+
+
 def primary_keys(pipeline: dlt.Pipeline) -> dict[str, list[str]]:
     """Each vendor table's primary key, as the connector declared it to dlt."""
     keys: dict[str, list[str]] = {}
@@ -169,7 +179,7 @@ def after_load(
         loaded = dict(trace.last_normalize_info.row_counts)
     database = warehouse_path(home, vendor)
     if database.exists() and load_ids:
-        record_history(database, DATASET, primary_keys(pipeline))
+        create_versions_views(database, DATASET, primary_keys(pipeline))
     held = table_counts(database, DATASET) if database.exists() else {}
     manifest = write_snapshot(database, DATASET, snapshot_dir(home, vendor), load_ids, held)
     positions = cursors(pipeline)
@@ -193,6 +203,22 @@ def after_load(
 
 def manifest_part(manifest: Path, table: str) -> str:
     return str(manifest.parent / table)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while pages are parsed into millions of dicts.
+
+    Those dicts form no cycles, yet each allocation burst makes the collector walk every
+    live object; pausing it cut extraction time by a fifth (measured on 200k charges).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def guard_full_listings(
@@ -236,7 +262,8 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
     held = table_counts(database, DATASET, live=True) if database.exists() else {}
     source = make_source(ctx)
     ran = list(source.selected_resources)
-    pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)
+    with _collector_paused():
+        pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)
     pipeline.normalize()
     listed = dict(pipeline.last_trace.last_normalize_info.row_counts)
     try:
@@ -246,6 +273,7 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
     except SuspectedShrink:
         pipeline.drop_pending_packages()
         raise
+    keep_superseded(database, DATASET, incoming_files(pipeline), primary_keys(pipeline))
     load_info = pipeline.load()
     result = after_load(pipeline, ctx.vendor, home, load_info, started)
     log.info(

@@ -15,3 +15,7 @@ PROGRESS_EVERY_SECONDS = 5.0
 # A full listing with this share fewer records than the copy holds is refused as a
 # suspected lockout or partial outage.
 MAX_SHRINK_SHARE = 0.2
+# DuckDB takes most of the machine's memory by default. A small bound keeps a sync's
+# memory flat as data grows (DuckDB spills to disk past it): every connection the
+# connectors open uses it.
+DUCKDB_CONFIG = {"memory_limit": "64MB", "threads": "1", "preserve_insertion_order": "false"}

@@ -13,7 +13,7 @@ import pytest
 from emulators.control import EmulatorControl
 from lifeboat.errors import SuspectedShrink
 from pipelines.base import RetryPolicy, VendorContext
-from pipelines.history import as_of
+from pipelines.history import as_of, keep_superseded
 from pipelines.runner import DATASET, guard_full_listings, sync, warehouse_path
 
 
@@ -43,10 +43,12 @@ def test_updates_keep_the_earlier_version_and_as_of_returns_it(emulator, home: P
         changed = [
             row[0]
             for row in con.execute(
-                "SELECT id FROM charges_history GROUP BY id HAVING count(*) = 2"
+                "SELECT id FROM charges_versions GROUP BY id HAVING count(*) = 2"
             ).fetchall()
         ]
         assert len(changed) == 5
+        # History holds the replaced versions only: the first load replaced nothing.
+        assert con.execute("SELECT count(*) FROM charges_history").fetchone()[0] == 5
         now = dict(con.execute("SELECT id, amount_refunded FROM charges").fetchall())
         before = dict(
             (r[0], r[1])
@@ -112,3 +114,21 @@ def test_guard_judges_only_full_listings_of_tables_that_ran() -> None:
         guard_full_listings(
             "stripe", {"charges": "x"}, held, {}, ["charges"], full=frozenset({"charges"})
         )
+
+
+def test_a_run_killed_after_keeping_versions_does_not_double_them(
+    emulator, home: Path, tmp_path: Path
+) -> None:
+    sync(stripe(emulator.url, "customers"), home)
+    database = warehouse_path(home, "stripe")
+    incoming = tmp_path / "incoming.parquet"
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"COPY (SELECT * FROM customers LIMIT 10) TO '{incoming}' (FORMAT parquet)")
+        before = con.execute("SELECT count(*) FROM customers_versions").fetchall()[0][0]
+    # Twice, as two runs that each died between keeping versions and loading would.
+    for _ in range(2):
+        keep_superseded(database, DATASET, {"customers": [str(incoming)]}, {"customers": ["id"]})
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM customers_history").fetchall()[0][0] == 20
+        assert con.execute("SELECT count(*) FROM customers_versions").fetchall()[0][0] == before
+        assert len(as_of(con, DATASET, "customers", datetime.now(UTC)).fetchall()) == 200
