@@ -183,7 +183,6 @@ def _restore_table(
     """Replay a table's parts into `target`, keeping each record's newest version."""
     parts = entry.get("parts", [])
     if not parts:
-        con.execute(f"CREATE TABLE {target} (_empty BOOLEAN)")
         return 0
     files = [str(directory / part["file"]) for part in parts]
     order = ", ".join(f"({_literal(f)}, {i})" for i, f in enumerate(files))
@@ -284,6 +283,9 @@ def drill(home: Path, vendor: str) -> DrillReport:
                 check.problems += damaged[table]
                 continue
             restored = _quote(f"restored_{table}")
+            if not tables[table].get("parts"):
+                check.problems.append("the snapshot holds no rows of it")
+                continue
             _restore_table(con, directory, tables[table], keys.get(table, [ROW_KEY]), restored)
             live_columns = _columns(con, "live", table)
             missing = sorted(set(live_columns) - set(_columns(con, "memory", f"restored_{table}")))

@@ -27,6 +27,7 @@ from pipelines.hubspot.settings import (
     PROPERTIES,
     SEARCH_LIMIT,
 )
+from pipelines.progress import track
 
 log = logging.getLogger("lifeboat.hubspot")
 
@@ -127,12 +128,7 @@ def _millis(value: datetime | str | None) -> int | None:
 
 
 def _pages(dataset: str, pages: Iterable[Page]) -> Iterator[Page]:
-    rows = 0
-    for count, page in enumerate(pages, start=1):
-        rows += len(page)
-        if count % 100 == 0:
-            log.info("hubspot %s: %d pages, %d records so far", dataset, count, rows)
-        yield page
+    return track(pages, "hubspot", dataset)
 
 
 def _mark(page: Page, deleted: bool) -> Page:

@@ -34,6 +34,7 @@ from pipelines.mailchimp.settings import (
     PRIMARY_KEYS,
     SINCE_OVERLAP_SECONDS,
 )
+from pipelines.progress import track
 
 log = logging.getLogger("lifeboat.mailchimp")
 
@@ -125,18 +126,13 @@ def _iso(epoch: int) -> str:
 def _pages(
     api: RESTClient, dataset: str, path: str, params: dict[str, Any]
 ) -> Iterator[list[dict[str, Any]]]:
-    rows = 0
     paged = api.paginate(
         f"{API_ROOT}{path}",
         params={"exclude_fields": EXCLUDE_FIELDS[dataset], **params},
         paginator=MailchimpPaginator(dataset),
         data_selector=dataset,
     )
-    for pages, page in enumerate(paged, start=1):
-        rows += len(page)
-        if pages % 20 == 0:
-            log.info("mailchimp %s: %d pages, %d records so far", path, pages, rows)
-        yield page
+    yield from track(paged, "mailchimp", dataset)
 
 
 def list_ids(api: RESTClient) -> list[str]:

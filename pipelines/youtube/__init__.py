@@ -29,6 +29,7 @@ from lifeboat.errors import (
 from pipelines.arrow import batched_tables, schema
 from pipelines.base import VendorContext, rest_client
 from pipelines.http import error_detail, retry_after_seconds
+from pipelines.progress import track
 from pipelines.youtube.settings import (
     API,
     COLUMNS,
@@ -168,12 +169,8 @@ def _newest_first(
 
     Records published at or after `until` (a backfill window's end) are passed over.
     """
-    rows = 0
     params = {"maxResults": PAGE_SIZES[method], **params}
-    for pages, page in enumerate(api.paginate(f"{API}/{method}", params=params), start=1):
-        rows += len(page)
-        if pages % 50 == 0:
-            log.info("youtube %s: %d pages, %d records so far", method, pages, rows)
+    for page in track(api.paginate(f"{API}/{method}", params=params), "youtube", method):
         times = [_time(published(item)) for item in page]
         kept = [
             item

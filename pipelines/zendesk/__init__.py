@@ -21,6 +21,7 @@ from lifeboat.errors import VendorBadResponse, VendorError, VendorLockout
 from pipelines.arrow import batched_tables, schema
 from pipelines.base import VendorContext, rest_client
 from pipelines.http import error_detail
+from pipelines.progress import track
 from pipelines.zendesk.settings import (
     CHANGED_AT,
     COLUMNS,
@@ -107,13 +108,9 @@ def _pages(
     api: RESTClient, dataset: str, since: int, until: int | None
 ) -> Iterator[list[dict[str, Any]]]:
     """Export pages of records changed at or after `since`, oldest change first."""
-    rows = 0
     params = {"start_time": since, "per_page": PER_PAGE}
     paged = api.paginate(EXPORT_PATHS[dataset], params=params, data_selector=dataset)
-    for pages, page in enumerate(paged, start=1):
-        rows += len(page)
-        if pages % 100 == 0:
-            log.info("zendesk %s: %d pages, %d records so far", dataset, pages, rows)
+    for page in track(paged, "zendesk", dataset):
         yield page
         # The export has no end_time; it is ordered by change time, so a backfill window
         # stops asking once it has passed its end (dlt drops the records beyond it).
