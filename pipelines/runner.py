@@ -257,6 +257,12 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
     started = time.monotonic()
     pipeline = make_pipeline(ctx.vendor, home)
     database = warehouse_path(home, ctx.vendor)
+    if pipeline.has_pending_data:
+        # A run was stopped (killed, failed) between extracting and loading. Its local state
+        # may hold cursors past what the copy has, so start again from the state the copy
+        # committed with its last load: nothing is skipped, and merging makes nothing double.
+        log.warning("%s: a previous run stopped before loading; starting from the copy", ctx.vendor)
+        pipeline.drop()
     pipeline.sync_destination()
     before = cursors(pipeline)
     held = table_counts(database, DATASET, live=True) if database.exists() else {}
@@ -271,7 +277,7 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
             ctx.vendor, before, held, listed, ran, ctx.max_shrink_share, full_listings(pipeline)
         )
     except SuspectedShrink:
-        pipeline.drop_pending_packages()
+        pipeline.drop()  # the package, and the cursors its extract advanced
         raise
     keep_superseded(database, DATASET, incoming_files(pipeline), primary_keys(pipeline))
     load_info = pipeline.load()
