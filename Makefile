@@ -41,4 +41,5 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 clean:
+	-[ -x $(VENV)/bin/lifeboat ] && $(VENV)/bin/lifeboat sandbox down
 	rm -rf $(LIFEBOAT_HOME)

@@ -1,4 +1,4 @@
-"""lifeboat's one Definitions, assembled from each area: copies, and what watches them."""
+"""lifeboat's one Definitions, assembled from each area: SaaS copies and the MySQL topology."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.saas import saas_assets
 from automation.copies import copy_jobs, copy_schedules
+from automation.mysql import replication_definitions, replication_resources
 from lifeboat.config import Inventory, home, inventory
 from resources.vendors import vendor_resources
 from resources.warehouse import WarehouseResource
@@ -31,10 +32,12 @@ def shared_resources(inventory: Inventory, data_dir: Path) -> dict[str, object]:
 
 def build_definitions(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     """Everything lifeboat shows in Dagster, for one inventory and one data directory."""
-    areas = [copies(inventory, data_dir)]
-    return dg.Definitions.merge(
-        *areas, dg.Definitions(resources=shared_resources(inventory, data_dir))
-    )
+    areas = [copies(inventory, data_dir), replication_definitions(inventory, data_dir)]
+    resources = {
+        **shared_resources(inventory, data_dir),
+        **replication_resources(inventory, data_dir),
+    }
+    return dg.Definitions.merge(*areas, dg.Definitions(resources=resources))
 
 
 defs = build_definitions(inventory(), home())

@@ -1,5 +1,5 @@
-"""`python -m bench`: every benchmark, each printing ratios measured side by side in one run."""
+"""`python -m bench`: every benchmark, each printing figures measured side by side in one run."""
 
-from bench import stripe_sync
+from bench import stripe_sync, switch
 
-raise SystemExit(stripe_sync.main())
+raise SystemExit(max(stripe_sync.main([]), switch.main([])))

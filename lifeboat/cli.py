@@ -71,28 +71,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
         import dagster as dg
 
         from automation.copies import ALL_COPIES_JOB
+        from automation.mysql import FAILOVER_CHECK_JOB
         from definitions import defs
+        from replication.probe import probe
+        from replication.sandbox import Sandbox
+        from replication.settings import SANDBOX_DIR
 
+        if inv.mysql is None:
+            print("starting the MySQL sandbox (a primary and two replicas)...")
+            Sandbox(home() / SANDBOX_DIR, out=print).up()
         dagster_home(home())
         started = time.monotonic()
+        quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
         with dg.DagsterInstance.get() as instance:
-            result = defs.resolve_job_def(ALL_COPIES_JOB).execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            copies = defs.resolve_job_def(ALL_COPIES_JOB).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=quiet
+            )
+            health = defs.resolve_job_def(FAILOVER_CHECK_JOB).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=quiet
             )
         print()
         print(format_table(copy_status(home(), inv)))
         print(
-            f"\n{'copied' if result.success else 'FAILED'} in {time.monotonic() - started:.1f}s; "
-            f"data in {home()}"
+            f"\n{'copied' if copies.success else 'FAILED'} in "
+            f"{time.monotonic() - started:.1f}s; data in {home()}"
         )
-        if not result.success:
+        print()
+        print(replication_cli.format_health(probe(replication_cli.resolve_topology())))
+        failed = [r for r in (copies, health) if not r.success]
+        for result in failed:
             for event in result.all_events:
                 if event.is_step_failure and event.step_failure_data:
                     print(f"  {event.step_key}: {event.step_failure_data.error.message.strip()}")
+        if failed:
             return 1
-        print("see it in the Dagster UI: make ui")
+        print(
+            "\nsee it in the Dagster UI: make ui; switch the MySQL primary: "
+            ".venv/bin/lifeboat switch"
+        )
         return 0
     finally:
         if emulator is not None:
