@@ -1,4 +1,4 @@
-"""lifeboat's one Definitions, assembled from each area: SaaS copies and the MySQL topology."""
+"""lifeboat's one Definitions, assembled from each area: copies, their safety, the topology."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import dagster as dg
 from assets.saas import saas_assets
 from automation.copies import copy_jobs, copy_schedules
 from automation.mysql import replication_definitions, replication_resources
+from automation.safety import safety, safety_resources, with_freshness
 from lifeboat.config import Inventory, home, inventory
 from resources.vendors import vendor_resources
 from resources.warehouse import WarehouseResource
@@ -17,7 +18,7 @@ from resources.warehouse import WarehouseResource
 def copies(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     """The SaaS copies: an asset per vendor dataset, a job and a schedule per vendor."""
     return dg.Definitions(
-        assets=saas_assets(inventory, data_dir),
+        assets=with_freshness(saas_assets(inventory, data_dir), inventory),
         jobs=copy_jobs(inventory),
         schedules=copy_schedules(inventory),
     )
@@ -32,9 +33,14 @@ def shared_resources(inventory: Inventory, data_dir: Path) -> dict[str, object]:
 
 def build_definitions(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     """Everything lifeboat shows in Dagster, for one inventory and one data directory."""
-    areas = [copies(inventory, data_dir), replication_definitions(inventory, data_dir)]
+    areas = [
+        copies(inventory, data_dir),
+        safety(inventory, data_dir),
+        replication_definitions(inventory, data_dir),
+    ]
     resources = {
         **shared_resources(inventory, data_dir),
+        **safety_resources(inventory, data_dir),
         **replication_resources(inventory, data_dir),
     }
     return dg.Definitions.merge(*areas, dg.Definitions(resources=resources))

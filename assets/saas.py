@@ -12,7 +12,7 @@ from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from lifeboat.config import Inventory
-from lifeboat.errors import VendorError
+from lifeboat.messages import explain, gather_facts, vendor_error_in
 from lifeboat.settings import VENDOR_CATALOG
 from pipelines.base import VendorContext
 from pipelines.runner import SyncResult, make_pipeline, make_source, sync
@@ -95,8 +95,17 @@ def vendor_copy(inventory: Inventory, vendor: str, data_dir: Path) -> dg.AssetsD
         selected = tuple(key.path[-1] for key in context.selected_asset_keys)
         try:
             result = sync(api.context(selected or datasets), warehouse.home_path)
-        except VendorError as error:
-            raise dg.Failure(description=str(error), metadata={"kind": error.kind}) from error
+        except Exception as exc:
+            error = vendor_error_in(exc)
+            if error is None:
+                raise
+            # The message a person reads in the UI and in alerts: what happened, what is
+            # still safe, what to do. The failure sensor reads the kind from the chain.
+            facts = gather_facts(vendor, warehouse.home_path, inventory)
+            raise dg.Failure(
+                description=explain(error, facts),
+                metadata={"lifeboat/error_kind": error.kind},
+            ) from error
         for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
             yield dg.MaterializeResult(
                 asset_key=key, metadata=_table_metadata(result, key.path[-1])

@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from lifeboat import restore_cli
 from lifeboat.config import home, inventory, load_inventory
 from lifeboat.errors import LifeboatError
 from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials
@@ -263,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate lifeboat.yaml")
     check.add_argument("file", nargs="?")
     check.set_defaults(func=cmd_check_config)
+    restore_cli.register(sub)
     replication_cli.register(sub)
     return parser
 

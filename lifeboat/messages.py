@@ -1,0 +1,314 @@
+"""The one place a failure or a stale copy becomes a plain message with the next step."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from lifeboat.config import Inventory
+from lifeboat.errors import (
+    SchemaDrift,
+    SuspectedShrink,
+    VendorBadResponse,
+    VendorError,
+    VendorLockout,
+    VendorOutage,
+    VendorRateLimited,
+)
+from lifeboat.settings import VENDOR_CATALOG
+from lifeboat.status import copy_status
+
+# How each credential is called in a sentence a business owner reads.
+_CREDENTIAL_WORDS = {
+    "api_key": "API key",
+    "access_token": "access token",
+    "api_token": "API token",
+    "email": "sign-in email",
+}
+# Vendor error bodies sometimes echo what they were sent; never let a key shape through.
+_SECRET_SHAPES = re.compile(
+    r"(sk|rk|pk)_(live|test)_[A-Za-z0-9]+|Bearer\s+\S+|ya29\.[A-Za-z0-9._-]+|"
+    r"\b[0-9a-f]{32}-us\d+\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the copy holds of one dataset."""
+
+    dataset: str
+    rows: int | None
+    copied_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a message may state about a vendor: the copy held, and where the keys live."""
+
+    vendor: str
+    held: tuple[Held, ...] = ()
+    credential_envs: dict[str, str] = field(default_factory=dict)
+    job: str = ""
+    support: str | None = None
+    status_page: str | None = None
+
+    @property
+    def title(self) -> str:
+        return VENDOR_CATALOG.get(self.vendor, {}).get("title", self.vendor)
+
+
+def gather_facts(vendor: str, home: Path, inventory: Inventory) -> Facts:
+    """Facts from the snapshot manifests (rows held, last copy) and the inventory (env names)."""
+    held = tuple(
+        Held(s.dataset, s.rows_held, s.copied_at)
+        for s in copy_status(home, inventory)
+        if s.vendor == vendor
+    )
+    config = inventory.vendors.get(vendor)
+    envs: dict[str, str] = {}
+    for name in VENDOR_CATALOG.get(vendor, {}).get("credentials", []):
+        configured = config.credentials.get(name) if config else None
+        envs[name] = configured or f"{vendor.upper()}_{name.upper()}"
+    runbook = config.runbook if config else None
+    return Facts(
+        vendor=vendor,
+        held=held,
+        credential_envs=envs,
+        job=f"copy_{vendor}",
+        support=runbook.support if runbook else None,
+        status_page=runbook.status_page if runbook else None,
+    )
+
+
+def scrub(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """Remove known secret values and anything shaped like a key from a text."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return _SECRET_SHAPES.sub("[redacted]", text)
+
+
+def when(moment: datetime | None) -> str:
+    if moment is None:
+        return "never"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def age(delta: timedelta) -> str:
+    """'2d 3h', '3h 10m', '25m': coarse enough to read at a glance."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {mins}m" if mins else f"{hours}h"
+    return f"{mins}m"
+
+
+def _copy_sentence(facts: Facts, dataset: str | None) -> str:
+    """'Your copy of 2,000 charges from 2026-11-20 14:02 UTC is intact.' or why there is none."""
+    held = [
+        h for h in facts.held if h.rows is not None and (dataset is None or h.dataset == dataset)
+    ]
+    if not held:
+        what = f"{facts.title} {dataset}" if dataset else facts.title
+        return f"There is no copy of {what} yet: no copy has succeeded so far."
+    counts = ", ".join(f"{h.rows:,} {h.dataset}" for h in held)
+    latest = max((h.copied_at for h in held if h.copied_at), default=None)
+    return f"Your copy of {counts} from {when(latest)} is intact."
+
+
+def _credential_words(facts: Facts) -> tuple[str, str]:
+    """('API key', 'STRIPE_API_KEY') or ('sign-in email and API token', 'A and B')."""
+    names = list(facts.credential_envs) or ["api_key"]
+    words = " and ".join(_CREDENTIAL_WORDS.get(n, n.replace("_", " ")) for n in names)
+    envs = " and ".join(facts.credential_envs.values()) or "the variables in lifeboat.yaml"
+    return words, envs
+
+
+def _status(error: VendorError) -> str:
+    return f" ({error.status})" if error.status else ""
+
+
+def _rerun(facts: Facts) -> str:
+    return f"run the copy again (job {facts.job} in the Dagster UI)" if facts.job else "copy again"
+
+
+def _support(facts: Facts) -> str:
+    if facts.support:
+        return f" If it stays refused, contact {facts.title} support: {facts.support}."
+    return f" If it stays refused, contact {facts.title} support about the account."
+
+
+def explain(error: VendorError, facts: Facts, secrets: tuple[str, ...] = ()) -> str:
+    """One plain message per kind of failure: what happened, that the copy is safe, what next."""
+    name = facts.title
+    copy = _copy_sentence(facts, error.dataset)
+    detail = scrub(error.detail.strip().rstrip("."), secrets)
+    if isinstance(error, VendorLockout):
+        words, envs = _credential_words(facts)
+        text = (
+            f"{name} rejected the {words}{_status(error)}: the account may be locked or the "
+            f"{words} revoked. {copy} Check the {words} in {envs}, then {_rerun(facts)}."
+            f"{_support(facts)}"
+        )
+    elif isinstance(error, VendorOutage):
+        page = f" ({facts.status_page})" if facts.status_page else ""
+        text = (
+            f"{name} is not answering{_status(error)}: its service looks down. {copy} Nothing "
+            f"to do now: lifeboat keeps trying on schedule and catches up what was missed when "
+            f"{name} is back. If it lasts, check {name}'s status page{page}."
+        )
+    elif isinstance(error, VendorRateLimited):
+        wait = f" (it asked to wait {error.retry_after:.0f}s)" if error.retry_after else ""
+        text = (
+            f"{name} kept refusing requests as too many{_status(error)}{wait}, even after "
+            f"waiting and retrying. {copy} The next scheduled copy tries again; if this "
+            f"repeats, raise the rpo of {facts.vendor} in lifeboat.yaml so it is copied less "
+            f"often, or ask {name} for a higher limit."
+        )
+    elif isinstance(error, VendorBadResponse):
+        text = (
+            f"{name} sent an answer lifeboat could not read{_status(error)}, so nothing was "
+            f"changed. {copy} This is usually brief: {_rerun(facts)} later; if it fails the "
+            f"same way, send the run's log to whoever maintains lifeboat."
+        )
+    elif isinstance(error, SchemaDrift):
+        text = (
+            f"{name} changed the shape of its data: the changed field was set aside, not "
+            f"dropped. {copy} Ask whoever maintains lifeboat to review the change, then "
+            f"{_rerun(facts)}."
+        )
+    elif isinstance(error, SuspectedShrink):
+        text = (
+            f"{name} suddenly lists far fewer records than your copy holds: this looks like a "
+            f"lockout or a partial outage, so lifeboat changed nothing. {copy} Sign in to "
+            f"{name} and check the account and its data, then {_rerun(facts)}."
+        )
+    else:
+        rerun = _rerun(facts)
+        text = f"{name} failed{_status(error)}. {copy} {rerun[0].upper()}{rerun[1:]}."
+    return f"{text} ({error.kind}: {detail})" if detail else text
+
+
+# What a stale copy's cause reads as, after "because".
+CAUSES = {
+    "locked_out": "{title} refused the credentials in the last copy run",
+    "outage": "{title} was not answering in the last copy run",
+    "rate_limited": "{title} kept refusing requests as too many in the last copy run",
+    "bad_response": "{title} sent answers lifeboat could not read in the last copy run",
+    "schema_drift": "{title} changed the shape of its data in the last copy run",
+    "suspected_shrink": "{title} listed far fewer records than the copy holds",
+    "failing_runs": "the copy runs are failing",
+    "schedule_off": "the schedule {schedule} is switched off",
+    "running": "a copy is running now",
+    "not_run": "no copy has run since; check that the Dagster daemon is running",
+}
+NEXT_STEPS = {
+    "locked_out": "Check the credentials in {envs}, then run {job} again.",
+    "outage": "lifeboat catches up when {title} answers again.",
+    "rate_limited": "The next copy tries again; copy less often if it repeats.",
+    "bad_response": "Run {job} again; if it repeats, send its log to your maintainer.",
+    "schema_drift": "Ask your maintainer to review the change.",
+    "suspected_shrink": "Sign in to {title} and check the account.",
+    "failing_runs": "Open the failed run of {job} in the Dagster UI to see why.",
+    "schedule_off": "Switch the schedule {schedule} on in the Dagster UI (Automation).",
+    "running": "Wait for it to finish.",
+    "not_run": "Start `make ui` (or `dagster dev`) so the schedules run.",
+}
+
+
+def explain_stale(
+    facts: Facts,
+    dataset: str,
+    rpo: timedelta,
+    cause: str,
+    now: datetime | None = None,
+) -> str:
+    """A stale copy: how old, against which RPO, why, and what to do."""
+    now = now or datetime.now(UTC)
+    entry = next((h for h in facts.held if h.dataset == dataset), None)
+    envs = " and ".join(facts.credential_envs.values()) or "lifeboat.yaml"
+    fill = {
+        "title": facts.title,
+        "envs": envs,
+        "job": facts.job or f"copy_{facts.vendor}",
+        "schedule": f"{facts.vendor}_every_rpo",
+    }
+    why = CAUSES.get(cause, cause).format(**fill)
+    step = NEXT_STEPS.get(cause, "").format(**fill)
+    if entry is None or entry.copied_at is None:
+        head = f"There is no copy of {facts.title} {dataset} yet (allowed age {age(rpo)})"
+    else:
+        rows = f"{entry.rows:,} " if entry.rows is not None else ""
+        head = (
+            f"Your copy of {rows}{facts.title} {dataset} is {age(now - entry.copied_at)} old "
+            f"(last copied {when(entry.copied_at)}), past the {age(rpo)} allowed"
+        )
+    return f"{head}, because {why}. {step}".strip()
+
+
+def explain_recovered(facts: Facts, dataset: str | None, was: str) -> str:
+    """The all-clear after a problem, naming what it was."""
+    what = f"{facts.title} {dataset}" if dataset else facts.title
+    if dataset:
+        entry = next((h for h in facts.held if h.dataset == dataset), None)
+        tail = (
+            f": {entry.rows:,} held, copied {when(entry.copied_at)}"
+            if entry and entry.rows is not None
+            else ""
+        )
+        return f"Your copy of {what} is fresh again{tail} (it was {was.replace('_', ' ')})."
+    return f"{what} answers again and the copy succeeded (it was {was.replace('_', ' ')})."
+
+
+_ERROR_CLASSES: dict[str, type[VendorError]] = {
+    cls.__name__: cls
+    for cls in (
+        VendorOutage,
+        VendorLockout,
+        VendorRateLimited,
+        VendorBadResponse,
+        SchemaDrift,
+        SuspectedShrink,
+    )
+}
+
+
+def revive_error(
+    vendor: str, class_names: list[str], texts: list[str], kind: str | None = None
+) -> VendorError | None:
+    """Rebuild the VendorError a run failed with, from what Dagster kept of it.
+
+    A run's failure survives as class names and messages (dlt wraps the original error);
+    `kind` is a VendorError.kind recorded in failure metadata, when the asset added one.
+    """
+    cls = next((_ERROR_CLASSES[n] for n in class_names if n in _ERROR_CLASSES), None)
+    if cls is None and kind is not None:
+        cls = next((c for c in _ERROR_CLASSES.values() if c.kind == kind), None)
+    if cls is None:
+        return None
+    pattern = re.compile(
+        rf"\b{re.escape(vendor)}: {re.escape(cls.kind)}(?: \((\d+)\))?: ([^\n]*)", re.IGNORECASE
+    )
+    for text in texts:
+        match = pattern.search(text)
+        if match:
+            status = int(match.group(1)) if match.group(1) else None
+            return cls(vendor, match.group(2).strip(), status=status)
+    return cls(vendor, "", status=None)
+
+
+def vendor_error_in(exc: BaseException | None) -> VendorError | None:
+    """The VendorError behind an exception, however deep dlt or Dagster wrapped it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, VendorError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

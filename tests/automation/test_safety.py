@@ -1,0 +1,245 @@
+"""Freshness checks, restore drills and alert sensors, on real runs against the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.saas import saas_assets
+from automation.safety import (
+    ERROR_KIND_KEY,
+    failed_vendors,
+    safety,
+    safety_resources,
+    stale_cause,
+    with_freshness,
+)
+from definitions import build_definitions
+from emulators.control import EmulatorControl
+from lifeboat.alerts import Alerter, History
+from lifeboat.config import Inventory, load_inventory
+from lifeboat.errors import VendorLockout
+from pipelines.runner import snapshot_dir
+from tests.lifeboat.test_alerts import WebhookReceiver
+
+SCALE = {"stripe.customers": 40, "stripe.charges": 150, "stripe.invoices": 30}
+STRIPE_DATASETS = {"customers", "charges", "invoices", "subscriptions"}
+
+
+def inventory_for(tmp_path: Path, url: str) -> Inventory:
+    path = tmp_path / "lifeboat.yaml"
+    path.write_text(
+        "vendors:\n"
+        "  stripe:\n"
+        f"    base_url: {url}/stripe\n"
+        "    credentials: {api_key: SAFETY_TEST_STRIPE_KEY}\n"
+        "    rpo: 1h\n"
+        "    datasets: {charges: {rpo: 30m}}\n"
+        "alerts:\n"
+        "  webhook: {url_env: SAFETY_TEST_WEBHOOK}\n"
+    )
+    return load_inventory(path)
+
+
+def definitions_for(inventory: Inventory, home: Path) -> dg.Definitions:
+    defs = build_definitions(inventory, home)
+    if any(s.name == "stale_backup_sensor" for s in defs.sensors or []):
+        return defs  # already wired into definitions.py
+    return dg.Definitions.merge(
+        defs,
+        safety(inventory, home),
+        dg.Definitions(resources=safety_resources(inventory, home)),
+    )
+
+
+class Scene:
+    """An emulator, a webhook receiver, a temporary Dagster instance and lifeboat's defs."""
+
+    def __init__(
+        self,
+        defs: dg.Definitions,
+        instance: dg.DagsterInstance,
+        control: EmulatorControl,
+        hook: WebhookReceiver,
+    ) -> None:
+        self.defs = defs
+        self.instance = instance
+        self.control = control
+        self.hook = hook
+        self.cursors: dict[str, str | None] = {}
+
+    def copy(self) -> dg.ExecuteInProcessResult:
+        return self.defs.resolve_job_def("copy_stripe").execute_in_process(
+            instance=self.instance, raise_on_error=False
+        )
+
+    def tick(self, name: str) -> None:
+        sensor = self.defs.get_sensor_def(name)
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            definitions=self.defs,
+            cursor=self.cursors.get(name),
+            resources=self.defs.resources,
+        )
+        result = sensor.evaluate_tick(context)
+        self.cursors[name] = result.cursor
+
+
+@pytest.fixture
+def scene(
+    make_emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Scene]:
+    server = make_emulator(SCALE)
+    monkeypatch.setenv("SAFETY_TEST_STRIPE_KEY", "sk_test_safety_key_123")
+    with WebhookReceiver() as hook, dg.instance_for_test() as instance:
+        monkeypatch.setenv("SAFETY_TEST_WEBHOOK", hook.url)
+        defs = definitions_for(inventory_for(tmp_path, server.url), home)
+        scene = Scene(defs, instance, EmulatorControl(server.url), hook)
+        # Run-status sensors start from "now": the first tick only places the cursor.
+        for name in ("copy_failure_sensor", "copy_success_sensor"):
+            scene.tick(name)
+        yield scene
+
+
+def test_every_dataset_has_a_restore_drill_and_a_freshness_policy_from_its_rpo(
+    home: Path, tmp_path: Path
+) -> None:
+    inventory = inventory_for(tmp_path, "http://127.0.0.1:9")
+    defs = definitions_for(inventory, home)
+    graph = defs.resolve_asset_graph()
+    checks = {(key.asset_key.path[-1], key.name) for key in graph.asset_check_keys}
+    assert {(dataset, "restore_drill") for dataset in STRIPE_DATASETS} <= checks
+    assert {"stale_backup_sensor", "copy_failure_sensor", "copy_success_sensor"} <= {
+        sensor.name for sensor in defs.sensors
+    }
+    windows = {
+        spec.key.path[-1]: spec.freshness_policy.fail_window.to_timedelta()
+        for asset in with_freshness(saas_assets(inventory, home), inventory)
+        for spec in asset.specs
+    }
+    assert windows == {
+        "customers": timedelta(hours=1),
+        "charges": timedelta(minutes=30),
+        "invoices": timedelta(hours=1),
+        "subscriptions": timedelta(hours=1),
+    }
+
+
+def test_restore_drill_runs_after_each_copy_and_passes(scene: Scene) -> None:
+    result = scene.copy()
+    assert result.success
+    drills = {
+        e.asset_key.path[-1]: e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "restore_drill"
+    }
+    assert set(drills) == STRIPE_DATASETS
+    assert all(e.passed for e in drills.values())
+    assert drills["charges"].metadata["live_rows"].value >= 150
+
+
+def test_a_lockout_sends_one_alert_then_one_recovery(scene: Scene) -> None:
+    assert scene.copy().success
+    scene.tick("copy_success_sensor")
+    assert scene.hook.posts == []  # all fine from the start: nothing to say
+
+    scene.control.fault("stripe", "lockout")
+    assert not scene.copy().success
+    scene.tick("copy_failure_sensor")
+    assert len(scene.hook.texts) == 1
+    text = scene.hook.texts[0]
+    assert text.startswith("[lifeboat] Stripe: locked out\nStripe rejected the API key (401)")
+    assert "Your copy of" in text and "is intact" in text
+    assert "SAFETY_TEST_STRIPE_KEY" in text
+    assert "sk_test_safety_key_123" not in text
+
+    # Still locked out on the next scheduled run: no second alert.
+    assert not scene.copy().success
+    scene.tick("copy_failure_sensor")
+    assert len(scene.hook.texts) == 1
+
+    scene.control.clear_faults("stripe")
+    assert scene.copy().success
+    scene.tick("copy_success_sensor")
+    assert len(scene.hook.texts) == 2
+    assert scene.hook.texts[1].startswith("[lifeboat] Stripe: recovered\n")
+    assert "(it was locked out)" in scene.hook.texts[1]
+    kinds = [row["kind"] for row in History(_home(scene) / "alerts" / "alerts.duckdb").rows()]
+    assert kinds == ["locked_out", "recovered"]
+
+
+def _home(scene: Scene) -> Path:
+    return Path(scene.defs.resources["warehouse"].home)
+
+
+def _age_copy(home: Path, hours: float) -> None:
+    """Make the copy look `hours` old, as if the clock had moved on since it was made."""
+    path = snapshot_dir(home, "stripe") / "manifest.json"
+    manifest = json.loads(path.read_text())
+    then = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
+    for entry in manifest["tables"].values():
+        entry["copied_at"] = then
+    path.write_text(json.dumps(manifest))
+
+
+def test_stale_copy_alerts_once_with_its_cause_and_again_when_fresh(scene: Scene) -> None:
+    home = _home(scene)
+    assert scene.copy().success
+    scene.tick("stale_backup_sensor")
+    assert scene.hook.posts == []
+
+    _age_copy(home, hours=2)
+    scene.control.fault("stripe", "lockout")
+    assert not scene.copy().success
+    scene.tick("stale_backup_sensor")
+    stale = [t for t in scene.hook.texts if "copy is stale" in t]
+    assert len(stale) == len(STRIPE_DATASETS)
+    charges = next(t for t in stale if "Stripe charges" in t.splitlines()[0])
+    assert "is 2h old" in charges and "past the 30m allowed" in charges
+    assert "because Stripe refused the credentials in the last copy run" in charges
+    assert "Check the credentials in SAFETY_TEST_STRIPE_KEY" in charges
+
+    # Still stale a tick later: nothing new.
+    scene.tick("stale_backup_sensor")
+    assert len(scene.hook.texts) == len(STRIPE_DATASETS)
+
+    scene.control.clear_faults("stripe")
+    assert scene.copy().success
+    scene.tick("stale_backup_sensor")
+    recovered = scene.hook.texts[len(STRIPE_DATASETS) :]
+    assert len(recovered) == len(STRIPE_DATASETS)
+    assert all("fresh again" in t and "(it was stale)" in t for t in recovered)
+
+
+def test_a_failure_the_asset_already_explained_keeps_its_kind() -> None:
+    """When a copy asset raises dg.Failure with the plain message, the kind still comes through."""
+
+    @dg.asset(key=["stripe", "charges"])
+    def charges() -> None:
+        try:
+            raise VendorLockout("stripe", "Invalid API Key", status=401)
+        except VendorLockout as exc:
+            raise dg.Failure(
+                description="Stripe rejected the API key (401): ...",
+                metadata={ERROR_KIND_KEY: exc.kind},
+            ) from exc
+
+    job = dg.define_asset_job("copy_stripe", tags={"lifeboat/vendor": "stripe"})
+    defs = dg.Definitions(assets=[charges], jobs=[job])
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("copy_stripe").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        found = failed_vendors(instance, instance.get_run_by_id(result.run_id))
+    assert found["stripe"]["state"] == "locked_out"
+    assert found["stripe"]["error"].status == 401
+
+
+def test_with_no_run_at_all_the_cause_is_that_nothing_ran(home: Path) -> None:
+    with dg.instance_for_test() as instance:
+        assert stale_cause(instance, "stripe", Alerter(home)) == "not_run"
