@@ -58,12 +58,7 @@ class Emulator:
         self.lock = threading.RLock()
         self.apps: dict[str, VendorApp] = {}
         for name in VENDORS:
-            try:
-                module = importlib.import_module(f"emulators.{name}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"emulators.{name}":
-                    raise
-                continue
+            module = importlib.import_module(f"emulators.{name}")
             self.apps[name] = module.App(self.clock, seed, self.scale)
         self.requests: dict[str, int] = {}
         # Seconds spent building responses, per vendor: benchmarks show the server's share.
