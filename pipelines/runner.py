@@ -15,12 +15,13 @@ from typing import Any
 
 import dlt
 import duckdb
+import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.sources import DltSource
 
 from lifeboat.errors import SuspectedShrink
-from pipelines.base import VendorContext
+from pipelines.base import VendorContext, Window
 from pipelines.history import create_versions_views, is_history_table, keep_superseded
 from pipelines.settings import DUCKDB_CONFIG, MAX_SHRINK_SHARE
 from pipelines.snapshot import write_snapshot
@@ -205,6 +206,29 @@ def manifest_part(manifest: Path, table: str) -> str:
     return str(manifest.parent / table)
 
 
+def apply_window(source: DltSource, vendor: str, window: Window) -> None:
+    """Load exactly [start, end) of every resource, leaving its cursor where it is.
+
+    dlt keeps an incremental's cursor unchanged when it has an `end_value`: a backfill of a
+    past window never moves the cursor the regular runs continue from. Each connector
+    names its cursors in `CURSORS`.
+    """
+    module = importlib.import_module(f"pipelines.{vendor}")
+    for name, resource in source.selected_resources.items():
+        cursor = module.CURSORS.get(name)
+        if cursor is None:
+            continue  # read in full each time: nothing to bound
+        start: Any = window.start
+        end: Any = window.end
+        if pa.types.is_date(module.arrow_schema(name).field(cursor).type):
+            start, end = window.start.date(), window.end.date()
+        resource.apply_hints(
+            incremental=dlt.sources.incremental(
+                cursor, initial_value=start, end_value=end, range_start="closed", range_end="open"
+            )
+        )
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector while pages are parsed into millions of dicts.
@@ -267,6 +291,8 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
     before = cursors(pipeline)
     held = table_counts(database, DATASET, live=True) if database.exists() else {}
     source = make_source(ctx)
+    if ctx.window is not None:
+        apply_window(source, ctx.vendor, ctx.window)
     ran = list(source.selected_resources)
     with _collector_paused():
         pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)

@@ -219,6 +219,10 @@ def source(ctx: VendorContext) -> list[DltResource]:
     return [_resource(ctx)] if ctx.wants("daily_metrics") else []
 
 
+# The incremental cursor of each dataset, which backfill windows bound (see runner).
+CURSORS = {"daily_metrics": "date"}
+
+
 def arrow_schema(dataset: str) -> pa.Schema:
     fields = schema(COLUMNS[dataset])
     return fields.set(fields.get_field_index("date"), pa.field("date", pa.date32(), nullable=False))

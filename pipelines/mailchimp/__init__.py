@@ -278,5 +278,9 @@ def source(ctx: VendorContext) -> list[DltResource]:
     return [_RESOURCES[dataset](ctx) for dataset in COLUMNS if ctx.wants(dataset)]
 
 
+# The incremental cursor of each dataset, which backfill windows bound (see runner).
+CURSORS = {"members": "_changed_at", "campaigns": "_changed_at"}
+
+
 def arrow_schema(dataset: str) -> pa.Schema:
     return schema(COLUMNS[dataset])

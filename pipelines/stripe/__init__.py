@@ -150,5 +150,9 @@ def source(ctx: VendorContext) -> list[DltResource]:
     return [_resource(ctx, dataset) for dataset in COLUMNS if ctx.wants(dataset)]
 
 
+# The incremental cursor of each dataset, which backfill windows bound (see runner).
+CURSORS = {dataset: "_changed_at" for dataset in COLUMNS}
+
+
 def arrow_schema(dataset: str) -> pa.Schema:
     return schema(COLUMNS[dataset])

@@ -317,5 +317,9 @@ def source(ctx: VendorContext) -> list[DltResource]:
     return [_resource(ctx, dataset) for dataset in COLUMNS if ctx.wants(dataset)]
 
 
+# The incremental cursor of each dataset, which backfill windows bound (see runner).
+CURSORS = dict(CURSOR)
+
+
 def arrow_schema(dataset: str) -> pa.Schema:
     return schema(COLUMNS[dataset])
