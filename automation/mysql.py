@@ -10,6 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.mysql import HEALTH_KEY, READINESS_KEY, mysql_assets
+from lifeboat.alerts import Alert
 from lifeboat.config import Inventory
 from lifeboat.errors import LifeboatError
 from lifeboat.topology_config import MySQLConfig
@@ -24,6 +25,7 @@ from replication.failover import automatic_failover_due, failover
 from replication.history import Event, History
 from replication.probe import Health, probe
 from replication.switch import SwitchReport, switch
+from resources.alerts import AlertsResource
 from resources.mysql import MySQLResource, mysql_resource, sensor_interval
 
 FAILOVER_CHECK_JOB = "failover_check"
@@ -242,6 +244,23 @@ def decide(
     return requests, SensorState(state, launched_at), "; ".join(notes)
 
 
+def topology_alert(previous: str, health: Health) -> Alert:
+    """What a person is told when the topology's health changes (once per change)."""
+    if health.ok:
+        return Alert("recovered", "mysql", None, f"MySQL topology healthy again (was: {previous}).")
+    findings = "\n".join(
+        f"- {f.severity} {f.kind} on {f.server or 'the topology'}: {f.message}"
+        for f in health.findings
+    )
+    return Alert(
+        "topology",
+        "mysql",
+        None,
+        f"MySQL topology: {state_of(health)}\n{findings}\n"
+        "Run `lifeboat ls` for the details; failover_check has been launched.",
+    )
+
+
 def health_sensor(interval: float) -> dg.SensorDefinition:
     """Probe every `interval` seconds; launch `failover_check` once per change of state."""
 
@@ -256,7 +275,7 @@ def health_sensor(interval: float) -> dg.SensorDefinition:
         ),
     )
     def topology_health_sensor(
-        context: dg.SensorEvaluationContext, mysql: MySQLResource
+        context: dg.SensorEvaluationContext, mysql: MySQLResource, alerts: AlertsResource
     ) -> dg.SensorResult:
         previous = SensorState.parse(context.cursor)
         try:
@@ -268,6 +287,8 @@ def health_sensor(interval: float) -> dg.SensorDefinition:
             previous, health, topology.config, mysql.history(), datetime.now(UTC)
         )
         context.log.info(note)
+        if current.state != previous.state:
+            alerts.alerter().send(topology_alert(previous.state, health))
         if not requests:
             return dg.SensorResult(skip_reason=note, cursor=current.cursor())
         return dg.SensorResult(run_requests=requests, cursor=current.cursor())

@@ -37,7 +37,7 @@ PROBLEMS = (
     "failing_runs",
 )
 # "catching_up" is a notice, not a state: a backfill of what an outage missed has started.
-KINDS = (*PROBLEMS, "recovered", "catching_up")
+KINDS = (*PROBLEMS, "recovered", "catching_up", "topology")
 # What each kind says in a subject line.
 HEADLINES = {
     "stale": "copy is stale",
@@ -50,6 +50,7 @@ HEADLINES = {
     "failing_runs": "copy runs failing",
     "recovered": "recovered",
     "catching_up": "catching up",
+    "topology": "topology health changed",
 }
 VENDOR_WIDE = "*"
 STATE_FILE = "state.json"

@@ -23,6 +23,7 @@ from replication.sandbox import Sandbox
 from replication.settings import SANDBOX_DIR
 from replication.switch import switch
 from replication.topology import load_config_file
+from resources.alerts import AlertsResource
 from resources.warehouse import WarehouseResource
 from tests.replication.helpers import wait_replicated
 
@@ -66,6 +67,7 @@ def definitions(inventory: Inventory, data_dir: Path) -> dg.Definitions:
             resources={
                 **replication_resources(inventory, data_dir),
                 "warehouse": WarehouseResource(home=str(data_dir)),
+                "alerts": AlertsResource(home=str(data_dir)),
             }
         ),
     )
@@ -128,6 +130,13 @@ def test_sensor_launches_failover_check_once_per_change_of_state(
     assert recovered[0].tags[STATE_TAG] == "healthy"
     assert calm_again == []
     assert json.loads(cursor or "{}")["state"] == "healthy"
+    # A person hears of each change once: gamma stopped, beta too, then healthy again.
+    sent = [
+        json.loads(line) for line in (data_dir / "alerts" / "alerts.jsonl").read_text().splitlines()
+    ]
+    assert [a["kind"] for a in sent] == ["topology", "topology", "recovered"]
+    assert "replication_stopped on gamma" in sent[0]["message"]
+    assert "replication_stopped on beta" in sent[1]["message"]
 
     # What the sensor launches records the health and the readiness report.
     run = defs.resolve_job_def(FAILOVER_CHECK_JOB).execute_in_process(
