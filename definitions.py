@@ -1,4 +1,4 @@
-"""lifeboat's one Definitions, assembled from each area: copies, their safety, the topology."""
+"""lifeboat's one Definitions, assembled from each area: copies, safety, topology, continuity."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.continuity import continuity
 from assets.saas import saas_assets
 from automation.copies import copy_jobs, copy_schedules
 from automation.mysql import replication_definitions, replication_resources
@@ -37,6 +38,7 @@ def build_definitions(inventory: Inventory, data_dir: Path) -> dg.Definitions:
         copies(inventory, data_dir),
         safety(inventory, data_dir),
         replication_definitions(inventory, data_dir),
+        continuity(inventory, data_dir),
     ]
     resources = {
         **shared_resources(inventory, data_dir),

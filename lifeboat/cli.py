@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 from lifeboat import restore_cli
 from lifeboat.config import home, inventory, load_inventory
+from lifeboat.continuity import cli as continuity_cli
+from lifeboat.continuity.report import report_path
 from lifeboat.errors import LifeboatError
 from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials
 from lifeboat.status import copy_status, format_table
@@ -71,6 +73,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         import dagster as dg
 
+        from assets.continuity import REPORT_JOB
         from automation.copies import ALL_COPIES_JOB
         from automation.mysql import FAILOVER_CHECK_JOB
         from definitions import defs
@@ -91,6 +94,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             health = defs.resolve_job_def(FAILOVER_CHECK_JOB).execute_in_process(
                 instance=instance, raise_on_error=False, run_config=quiet
             )
+            report = defs.resolve_job_def(REPORT_JOB).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=quiet
+            )
         print()
         print(format_table(copy_status(home(), inv)))
         print(
@@ -99,17 +105,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         print()
         print(replication_cli.format_health(probe(replication_cli.resolve_topology())))
-        failed = [r for r in (copies, health) if not r.success]
+        failed = [r for r in (copies, health, report) if not r.success]
         for result in failed:
             for event in result.all_events:
                 if event.is_step_failure and event.step_failure_data:
                     print(f"  {event.step_key}: {event.step_failure_data.error.message.strip()}")
+        print(f"\ncontinuity report (opens offline): {report_path(home())}")
         if failed:
             return 1
-        print(
-            "\nsee it in the Dagster UI: make ui; switch the MySQL primary: "
-            ".venv/bin/lifeboat switch"
-        )
+        print("see it in the Dagster UI: make ui; switch the MySQL primary: lifeboat switch")
         return 0
     finally:
         if emulator is not None:
@@ -266,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
     restore_cli.register(sub)
     replication_cli.register(sub)
+    continuity_cli.register(sub)
     return parser
 
 

@@ -1,0 +1,94 @@
+"""Vendor status: freshness against each RPO, failures named by kind, dependencies, no secrets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from lifeboat.config import load_inventory
+from lifeboat.continuity import vendor_status as vs
+from lifeboat.instance import PROJECT_ROOT
+
+
+def inventory_with_runbook(tmp_path: Path):
+    path = tmp_path / "lifeboat.yaml"
+    path.write_text(
+        (PROJECT_ROOT / "lifeboat.yaml")
+        .read_text()
+        .replace(
+            "    rpo: 1h\n    datasets:\n      charges: {rpo: 30m}\n",
+            "    rpo: 1h\n    datasets:\n      charges: {rpo: 30m}\n"
+            "    depends_on: [Twilio SMS for sign-in codes, Google Workspace email]\n"
+            "    runbook:\n      account_owner: Maria (owner) +1 555 0100\n"
+            "      support: https://support.stripe.com\n"
+            "      steps: [Call Stripe support, Switch checkout to invoices]\n",
+            1,
+        )
+    )
+    return load_inventory(path)
+
+
+def test_classify_reads_the_kind_from_the_message() -> None:
+    text = (
+        "dlt.pipeline.exceptions.PipelineStepFailed: Pipeline execution failed at stage "
+        "extract\n<class 'lifeboat.errors.VendorLockout'>\n"
+        "stripe: lockout (401): Invalid API Key provided; check the key\nmore"
+    )
+    failure = vs.classify("stripe", text)
+    assert failure.kind == "lockout"
+    assert failure.message == "stripe: lockout (401): Invalid API Key provided; check the key"
+    shrink = vs.classify("hubspot", "hubspot: suspected lockout or partial outage: 3 of 500")
+    assert shrink.kind == "suspected lockout or partial outage"
+    assert vs.classify("zendesk", "zendesk: rate limited (429): wait 60 s").kind == "rate limited"
+    assert vs.classify("ga4", "KeyError: 'rows'").kind == "failed"
+
+
+def test_states_follow_the_rpo_and_the_failures(copied_home: Path, tmp_path: Path) -> None:
+    inventory = inventory_with_runbook(tmp_path)
+    fresh = vs.vendor_status(copied_home, inventory)
+    assert {r.state for r in fresh} == {vs.HEALTHY}
+    assert len({r.vendor for r in fresh}) == 6
+    charges = next(r for r in fresh if (r.vendor, r.dataset) == ("stripe", "charges"))
+    assert charges.rpo_minutes == 30 and charges.rows_held and charges.rpo_met
+    assert charges.depends_on == "Twilio SMS for sign-in codes; Google Workspace email"
+
+    later = datetime.now(UTC) + timedelta(minutes=45)
+    failures = {"zendesk": vs.Failure("lockout", "zendesk: lockout (403): AccountSuspended")}
+    rows = {
+        (r.vendor, r.dataset): r
+        for r in vs.vendor_status(copied_home, inventory, failures, now=later)
+    }
+    assert rows[("stripe", "charges")].state == vs.STALE  # 30 min RPO, 45 min old
+    assert not rows[("stripe", "charges")].rpo_met
+    assert rows[("stripe", "customers")].state == vs.HEALTHY  # 1 h RPO
+    assert rows[("zendesk", "tickets")].state == vs.LOCKED_OUT
+    assert rows[("zendesk", "tickets")].failure == "zendesk: lockout (403): AccountSuspended"
+    grouped = vs.summary(list(rows.values()))
+    assert grouped[vs.LOCKED_OUT] == ["Zendesk"]
+    assert grouped[vs.STALE] == ["Stripe"]
+    assert "HubSpot" in grouped[vs.HEALTHY]
+
+
+def test_never_copied_vendor_is_said_so(tmp_path: Path) -> None:
+    home = tmp_path / "empty"
+    home.mkdir()
+    rows = vs.vendor_status(home, load_inventory(PROJECT_ROOT / "lifeboat.yaml"))
+    assert rows and {r.state for r in rows} == {vs.NEVER}
+    assert not any(r.rpo_met for r in rows)
+
+
+def test_csv_round_trip_and_no_secret_in_a_failure(
+    copied_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_live_verysecret123")
+    inventory = load_inventory(PROJECT_ROOT / "lifeboat.yaml")
+    failures = {
+        "stripe": vs.Failure("lockout", "stripe: lockout (401): key sk_live_verysecret123 revoked")
+    }
+    rows = vs.vendor_status(copied_home, inventory, failures)
+    path = vs.write_csv(rows, tmp_path / "vendor_status.csv")
+    assert "verysecret" not in path.read_text()
+    assert vs.read_csv(path) == rows
+    assert rows[0].failure == "stripe: lockout (401): key [secret] revoked"
