@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,9 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from lifeboat.config import Inventory
 from lifeboat.messages import explain, gather_facts, vendor_error_in
 from lifeboat.settings import VENDOR_CATALOG
-from pipelines.base import VendorContext
+from pipelines.base import VendorContext, Window
 from pipelines.runner import SyncResult, make_pipeline, make_source, sync
-from resources.vendors import RESOURCE_CLASSES, VendorResource
+from resources.vendors import VendorResource, with_vendor_parameters
 from resources.warehouse import WarehouseResource
 
 KINDS = {"dlt", "duckdb"}
@@ -49,13 +50,15 @@ class CopyTranslator(DagsterDltTranslator):
         )
 
 
-def _placeholder_context(inventory: Inventory, vendor: str) -> VendorContext:
+def _placeholder_context(
+    inventory: Inventory, vendor: str, datasets: tuple[str, ...]
+) -> VendorContext:
     """A context without secrets: enough for dlt to name the resources, never to call out."""
     return VendorContext(
         vendor=vendor,
         base_url=inventory.base_url(vendor),
         options=inventory.vendors[vendor].options,
-        datasets=tuple(inventory.enabled_datasets(vendor)),
+        datasets=datasets,
     )
 
 
@@ -80,10 +83,36 @@ def _table_metadata(result: SyncResult, table: str) -> dict[str, Any]:
     return metadata
 
 
-def vendor_copy(inventory: Inventory, vendor: str, data_dir: Path) -> dg.AssetsDefinition:
-    """The multi-asset that copies every enabled dataset of one vendor in one dlt run."""
+def daily_partitions(inventory: Inventory) -> dg.DailyPartitionsDefinition:
+    """One partition per UTC day, today's included: a day's changes, for backfills."""
+    return dg.DailyPartitionsDefinition(
+        start_date=inventory.partitions_start.isoformat(), end_offset=1, timezone="UTC"
+    )
+
+
+def backfill_window(context: dg.AssetExecutionContext, now: datetime) -> Window | None:
+    """The window a partitioned run loads; None for a run that reaches today (a regular one).
+
+    A run over past days (a backfill) loads exactly their changes and leaves the cursor
+    alone; a run that includes the current day is the regular incremental copy.
+    """
+    if not context.has_partition_key_range:
+        return None
+    window = context.partition_time_window
+    if window.end > now:
+        return None
+    return Window(window.start, window.end)
+
+
+def vendor_copy(
+    inventory: Inventory,
+    vendor: str,
+    data_dir: Path,
+    datasets: tuple[str, ...],
+    partitions_def: dg.PartitionsDefinition | None = None,
+) -> dg.AssetsDefinition:
+    """The multi-asset that copies some of a vendor's datasets in one dlt run."""
     translator = CopyTranslator(inventory, vendor)
-    datasets = tuple(inventory.enabled_datasets(vendor))
 
     def copy(
         context: dg.AssetExecutionContext,
@@ -93,8 +122,18 @@ def vendor_copy(inventory: Inventory, vendor: str, data_dir: Path) -> dg.AssetsD
         api: VendorResource = resources[vendor]
         # A run may select only some of the vendor's datasets (a subset in the UI).
         selected = tuple(key.path[-1] for key in context.selected_asset_keys)
+        window = backfill_window(context, datetime.now(UTC))
+        if window is not None:
+            context.log.info(
+                "%s: backfilling changes from %s to %s; the cursor stays where it is",
+                vendor,
+                window.start.isoformat(),
+                window.end.isoformat(),
+            )
         try:
-            result = sync(api.context(selected or datasets), warehouse.home_path)
+            result = sync(
+                replace(api.context(selected or datasets), window=window), warehouse.home_path
+            )
         except Exception as exc:
             error = vendor_error_in(exc)
             if error is None:
@@ -119,24 +158,28 @@ def vendor_copy(inventory: Inventory, vendor: str, data_dir: Path) -> dg.AssetsD
             ),
         )
 
-    # Dagster hands resources to an asset by parameter name; each vendor's resource is keyed
-    # by the vendor's name, so the parameter is named after it.
-    signature = inspect.signature(copy, eval_str=True)
-    params = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
-    params.append(
-        inspect.Parameter(
-            vendor, inspect.Parameter.KEYWORD_ONLY, annotation=RESOURCE_CLASSES[vendor]
-        )
-    )
-    copy.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     return dlt_assets(
-        dlt_source=make_source(_placeholder_context(inventory, vendor)),
+        dlt_source=make_source(_placeholder_context(inventory, vendor, datasets)),
         dlt_pipeline=make_pipeline(vendor, data_dir),
-        name=f"{vendor}_copy",
+        name=f"{vendor}_daily" if partitions_def else f"{vendor}_copy",
         dagster_dlt_translator=translator,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
+        # One copy step per vendor at a time: one writer per DuckDB file, one client
+        # within the vendor's rate limits.
         pool=f"vendor_{vendor}",
-    )(copy)
+    )(with_vendor_parameters(copy, [vendor]))
 
 
 def saas_assets(inventory: Inventory, data_dir: Path) -> list[dg.AssetsDefinition]:
-    return [vendor_copy(inventory, vendor, data_dir) for vendor in inventory.enabled_vendors()]
+    """Per vendor, its datasets in one asset, and its time series in one partitioned by day."""
+    partitions = daily_partitions(inventory)
+    built = []
+    for vendor in inventory.enabled_vendors():
+        daily = tuple(inventory.daily_datasets(vendor))
+        rest = tuple(d for d in inventory.enabled_datasets(vendor) if d not in daily)
+        if rest:
+            built.append(vendor_copy(inventory, vendor, data_dir, rest))
+        if daily:
+            built.append(vendor_copy(inventory, vendor, data_dir, daily, partitions))
+    return built

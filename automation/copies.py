@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from lifeboat.cadence import cron_for_rpo
@@ -35,21 +37,37 @@ def copy_jobs(inventory: Inventory) -> list[dg.UnresolvedAssetJobDefinition]:
 
 
 def copy_schedules(inventory: Inventory) -> list[dg.ScheduleDefinition]:
-    """One schedule per vendor, often enough for its strictest dataset RPO."""
-    schedules = []
-    for vendor in inventory.enabled_vendors():
-        strictest = min(inventory.rpo(vendor, d) for d in inventory.enabled_datasets(vendor))
-        schedules.append(
-            dg.ScheduleDefinition(
-                name=f"{vendor}_every_rpo",
-                job_name=vendor_job_name(vendor),
-                cron_schedule=cron_for_rpo(strictest),
-                execution_timezone="UTC",
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-                description=(
-                    f"Copies {vendor} at least twice per RPO (strictest: {strictest}), so one "
-                    "failed run still leaves time to catch up."
-                ),
-            )
-        )
-    return schedules
+    """One schedule per vendor, often enough for its strictest dataset RPO.
+
+    A vendor with time-series datasets copies them as today's partition: the regular
+    incremental copy. Past days are only loaded again by a backfill.
+    """
+    return [_vendor_schedule(inventory, vendor) for vendor in inventory.enabled_vendors()]
+
+
+def _vendor_schedule(inventory: Inventory, vendor: str) -> dg.ScheduleDefinition:
+    strictest = min(inventory.rpo(vendor, d) for d in inventory.enabled_datasets(vendor))
+    partitioned = bool(inventory.daily_datasets(vendor))
+
+    @dg.schedule(
+        name=f"{vendor}_every_rpo",
+        job_name=vendor_job_name(vendor),
+        cron_schedule=cron_for_rpo(strictest),
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            f"Copies {vendor} at least twice per RPO (strictest: {strictest}), so one failed "
+            "run still leaves time to catch up."
+        ),
+    )
+    def every_rpo(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        if not partitioned:
+            return dg.RunRequest()
+        return dg.RunRequest(partition_key=today(context.scheduled_execution_time))
+
+    return every_rpo
+
+
+def today(when: datetime | None = None) -> str:
+    """The partition key of the current UTC day: where regular copies land."""
+    return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")

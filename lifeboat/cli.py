@@ -74,7 +74,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         import dagster as dg
 
         from assets.continuity import REPORT_JOB
-        from automation.copies import ALL_COPIES_JOB
+        from automation.copies import ALL_COPIES_JOB, today
         from automation.mysql import FAILOVER_CHECK_JOB
         from definitions import defs
         from replication.probe import probe
@@ -89,7 +89,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
         with dg.DagsterInstance.get() as instance:
             copies = defs.resolve_job_def(ALL_COPIES_JOB).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=quiet
+                instance=instance,
+                raise_on_error=False,
+                run_config=quiet,
+                partition_key=today(),
             )
             health = defs.resolve_job_def(FAILOVER_CHECK_JOB).execute_in_process(
                 instance=instance, raise_on_error=False, run_config=quiet

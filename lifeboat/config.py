@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -137,6 +137,14 @@ class Inventory(_Model):
     emulator: EmulatorConfig = EmulatorConfig()
     mysql: MySQLConfig | None = None
     alerts: AlertsConfig = AlertsConfig()
+    backfill_after_outage: bool = Field(
+        default=True,
+        description="When a failing vendor answers again, backfill the days it missed.",
+    )
+    partitions_start: date = Field(
+        default=date(2025, 1, 1),
+        description="The first day of the daily partitions: how far back a backfill can go.",
+    )
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -172,6 +180,11 @@ class Inventory(_Model):
         if dataset_config is not None and dataset_config.rpo is not None:
             return dataset_config.rpo
         return config.rpo
+
+    def daily_datasets(self, vendor: str) -> list[str]:
+        """Enabled time-series datasets of a vendor, copied by day (see VENDOR_CATALOG)."""
+        daily = VENDOR_CATALOG[vendor].get("daily", [])
+        return [name for name in self.enabled_datasets(vendor) if name in daily]
 
     def base_url(self, vendor: str) -> str:
         return self.vendors[vendor].base_url or VENDOR_CATALOG[vendor]["base_url"]

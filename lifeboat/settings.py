@@ -11,12 +11,14 @@ DEFAULT_HOME = ".lifeboat"
 
 # What each vendor offers: its real API root (placeholders are filled from the vendor's
 # options or credentials), the datasets lifeboat copies, and the credentials it needs.
-# `describe` says in one line, for a business owner, what each copy holds.
+# `daily` names the time-series datasets, partitioned by day so a missed window can be
+# backfilled. `describe` says in one line, for a business owner, what each copy holds.
 VENDOR_CATALOG: dict[str, dict[str, Any]] = {
     "stripe": {
         "title": "Stripe",
         "base_url": "https://api.stripe.com",
         "datasets": ["customers", "charges", "invoices", "subscriptions"],
+        "daily": ["charges", "invoices"],
         "credentials": ["api_key"],
         "describe": {
             "customers": "Everyone who has paid you through Stripe, with email, phone and address.",
@@ -40,6 +42,7 @@ VENDOR_CATALOG: dict[str, dict[str, Any]] = {
         "title": "Zendesk",
         "base_url": "https://{subdomain}.zendesk.com",
         "datasets": ["tickets", "users"],
+        "daily": ["tickets"],
         "credentials": ["email", "api_token"],
         "describe": {
             "tickets": "Support tickets in Zendesk: who asked, about what, and if it is solved.",
@@ -61,6 +64,7 @@ VENDOR_CATALOG: dict[str, dict[str, Any]] = {
         "title": "YouTube",
         "base_url": "https://www.googleapis.com",
         "datasets": ["videos", "comments", "subscribers"],
+        "daily": ["comments"],
         "credentials": ["access_token"],
         "describe": {
             "videos": "Videos on your YouTube channel, with views and likes.",
@@ -72,6 +76,7 @@ VENDOR_CATALOG: dict[str, dict[str, Any]] = {
         "title": "Google Analytics 4",
         "base_url": "https://analyticsdata.googleapis.com",
         "datasets": ["daily_metrics"],
+        "daily": ["daily_metrics"],
         "credentials": ["access_token"],
         "describe": {
             "daily_metrics": (

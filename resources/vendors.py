@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import dagster as dg
@@ -100,3 +102,21 @@ def vendor_resources(inventory: Inventory) -> dict[str, VendorResource]:
             **secrets,
         )
     return built
+
+
+def with_vendor_parameters(fn: Callable[..., Any], vendors: Iterable[str]) -> Callable[..., Any]:
+    """Give `fn` (which takes `**resources`) one keyword parameter per vendor resource.
+
+    Dagster hands resources to an asset or sensor by parameter name, and each vendor's
+    resource is keyed by the vendor's name: the parameters are named after the vendors.
+    """
+    signature = inspect.signature(fn, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
+    params += [
+        inspect.Parameter(
+            vendor, inspect.Parameter.KEYWORD_ONLY, annotation=RESOURCE_CLASSES[vendor]
+        )
+        for vendor in vendors
+    ]
+    fn.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return fn

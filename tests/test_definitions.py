@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from automation.copies import today
 from definitions import build_definitions
 from lifeboat.config import load_inventory
 from lifeboat.instance import PROJECT_ROOT, load_demo_credentials
@@ -55,11 +56,12 @@ def test_materialize_copies_into_duckdb_with_metadata(
     monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", "sk_test_dagster")
     defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
     job = defs.resolve_job_def("copy_stripe")
-    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    result = job.execute_in_process(partition_key=today(), instance=dg.DagsterInstance.ephemeral())
     assert result.success
     materialized = {
         m.asset_key.path[-1]: m.metadata
-        for m in result.asset_materializations_for_node("stripe_copy")
+        for node in ("stripe_copy", "stripe_daily")
+        for m in result.asset_materializations_for_node(node)
     }
     assert set(materialized) == {"customers", "charges", "invoices", "subscriptions"}
     assert materialized["charges"]["rows_held"].value == 2000
@@ -77,7 +79,7 @@ def test_missing_credential_stops_the_run_naming_the_variable(
     defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
     with pytest.raises(dg.DagsterInvalidConfigError) as failure:
         defs.resolve_job_def("copy_stripe").execute_in_process(
-            instance=dg.DagsterInstance.ephemeral()
+            partition_key=today(), instance=dg.DagsterInstance.ephemeral()
         )
     assert 'environment variable "LIFEBOAT_TEST_STRIPE_KEY" which is not set' in str(failure.value)
     assert not warehouse_path(home, "stripe").exists()
@@ -121,7 +123,9 @@ def test_second_run_loads_only_what_changed_for_every_vendor(
             )
         return found
 
-    first = loaded(job.execute_in_process(instance=dg.DagsterInstance.ephemeral()))
+    first = loaded(
+        job.execute_in_process(partition_key=today(), instance=dg.DagsterInstance.ephemeral())
+    )
     assert len(first) == sum(len(v["datasets"]) for v in VENDOR_CATALOG.values())
     assert all(rows_loaded == rows_held > 0 for rows_loaded, rows_held in first.values())
 
@@ -130,7 +134,9 @@ def test_second_run_loads_only_what_changed_for_every_vendor(
     control.advance(days=1)
     served = control.state()["served"]
     assert not any(served.values()), "advancing the clock must not serve anything"
-    second = loaded(job.execute_in_process(instance=dg.DagsterInstance.ephemeral()))
+    second = loaded(
+        job.execute_in_process(partition_key=today(), instance=dg.DagsterInstance.ephemeral())
+    )
     served = control.state()["served"]
     # Mailchimp offers no change filter for audiences: the few there are are read every time.
     read_in_full = {("mailchimp", "lists")}
@@ -143,3 +149,39 @@ def test_second_run_loads_only_what_changed_for_every_vendor(
     total_first = sum(rows for rows, _ in first.values())
     total_served = sum(sum(counts.values()) for counts in served.values())
     assert total_served < total_first / 4
+
+
+def test_backfill_of_past_days_loads_their_window_and_keeps_the_cursor(
+    emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emulators.control import EmulatorControl
+    from pipelines.runner import cursors, make_pipeline
+
+    monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", "sk_test_dagster")
+    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
+    job = defs.resolve_job_def("copy_stripe")
+    instance = dg.DagsterInstance.ephemeral()
+    assert job.execute_in_process(partition_key=today(), instance=instance).success
+    cursor = cursors(make_pipeline("stripe", home))["charges"]
+    EmulatorControl(emulator.url).advance(days=3, changes={"stripe.charges": {"updated": 30}})
+
+    # What the UI launches for a backfill of 2026-01-02..2026-01-03 (one run, one range).
+    backfill = job.execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": "2026-01-02",
+            "dagster/asset_partition_range_end": "2026-01-03",
+        },
+        asset_selection=[dg.AssetKey(["stripe", "charges"]), dg.AssetKey(["stripe", "invoices"])],
+    )
+    assert backfill.success
+    with duckdb.connect(str(warehouse_path(home, "stripe")), read_only=True) as con:
+        times = con.execute(
+            "SELECT min(_changed_at), max(_changed_at), count(*) FROM charges "
+            "WHERE _dlt_load_id = (SELECT max(_dlt_load_id) FROM charges)"
+        ).fetchone()
+    assert times[2] > 0
+    assert times[0].isoformat() >= "2026-01-02" and times[1].isoformat() < "2026-01-04"
+    assert cursors(make_pipeline("stripe", home))["charges"] == cursor
+    status = instance.get_materialized_partitions(dg.AssetKey(["stripe", "charges"]))
+    assert {"2026-01-02", "2026-01-03"} <= status

@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from assets.saas import saas_assets
+from automation.copies import today
 from automation.safety import (
     ERROR_KIND_KEY,
     failed_vendors,
@@ -75,7 +76,7 @@ class Scene:
 
     def copy(self) -> dg.ExecuteInProcessResult:
         return self.defs.resolve_job_def("copy_stripe").execute_in_process(
-            instance=self.instance, raise_on_error=False
+            partition_key=today(), instance=self.instance, raise_on_error=False
         )
 
     def tick(self, name: str) -> None:

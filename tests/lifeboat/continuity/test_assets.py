@@ -16,6 +16,7 @@ from assets.continuity import (
     VENDOR_STATUS_KEY,
     continuity,
 )
+from automation.copies import today
 from definitions import build_definitions
 from emulators.control import EmulatorControl
 from lifeboat.config import Inventory
@@ -58,7 +59,11 @@ def test_a_lockout_reaches_vendor_status_and_the_report(
     inventory = shipped_inventory(tmp_path, emulator.url)
     defs = definitions(inventory, home)
     instance = dg.DagsterInstance.ephemeral()
-    assert defs.resolve_job_def("copy_all_vendors").execute_in_process(instance=instance).success
+    assert (
+        defs.resolve_job_def("copy_all_vendors")
+        .execute_in_process(partition_key=today(), instance=instance)
+        .success
+    )
 
     first = defs.resolve_job_def(REPORT_JOB).execute_in_process(instance=instance)
     assert first.success
@@ -71,7 +76,7 @@ def test_a_lockout_reaches_vendor_status_and_the_report(
 
     EmulatorControl(emulator.url).fault("stripe", "lockout")
     failed = defs.resolve_job_def("copy_stripe").execute_in_process(
-        instance=instance, raise_on_error=False
+        partition_key=today(), instance=instance, raise_on_error=False
     )
     assert not failed.success
     assert defs.resolve_job_def(REPORT_JOB).execute_in_process(instance=instance).success

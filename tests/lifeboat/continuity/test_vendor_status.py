@@ -7,27 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from lifeboat.config import load_inventory
+from lifeboat.config import Runbook, load_inventory
 from lifeboat.continuity import vendor_status as vs
 from lifeboat.instance import PROJECT_ROOT
 
 
 def inventory_with_runbook(tmp_path: Path):
-    path = tmp_path / "lifeboat.yaml"
-    path.write_text(
-        (PROJECT_ROOT / "lifeboat.yaml")
-        .read_text()
-        .replace(
-            "    rpo: 1h\n    datasets:\n      charges: {rpo: 30m}\n",
-            "    rpo: 1h\n    datasets:\n      charges: {rpo: 30m}\n"
-            "    depends_on: [Twilio SMS for sign-in codes, Google Workspace email]\n"
-            "    runbook:\n      account_owner: Maria (owner) +1 555 0100\n"
-            "      support: https://support.stripe.com\n"
-            "      steps: [Call Stripe support, Switch checkout to invoices]\n",
-            1,
-        )
+    """The shipped inventory, with Stripe's dependencies and runbook set as a person would."""
+    shipped = load_inventory(PROJECT_ROOT / "lifeboat.yaml")
+    stripe = shipped.vendors["stripe"].model_copy(
+        update={
+            "depends_on": ["Twilio SMS for sign-in codes", "Google Workspace email"],
+            "runbook": Runbook(
+                account_owner="Maria (owner) +1 555 0100",
+                support="https://support.stripe.com",
+                steps=["Call Stripe support", "Switch checkout to invoices"],
+            ),
+        }
     )
-    return load_inventory(path)
+    return shipped.model_copy(update={"vendors": {**shipped.vendors, "stripe": stripe}})
 
 
 def test_classify_reads_the_kind_from_the_message() -> None:
