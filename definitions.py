@@ -7,9 +7,10 @@ from pathlib import Path
 import dagster as dg
 
 from assets.continuity import continuity
-from assets.saas import saas_assets
+from assets.saas import daily_partitions, saas_assets
 from automation.copies import copy_jobs, copy_schedules
 from automation.mysql import replication_definitions, replication_resources
+from automation.recovery import recovery_sensor
 from automation.safety import safety, safety_resources, with_freshness
 from lifeboat.config import Inventory, home, inventory
 from resources.vendors import vendor_resources
@@ -17,11 +18,13 @@ from resources.warehouse import WarehouseResource
 
 
 def copies(inventory: Inventory, data_dir: Path) -> dg.Definitions:
-    """The SaaS copies: an asset per vendor dataset, a job and a schedule per vendor."""
+    """The SaaS copies, a job and a schedule per vendor, and the sensor backfilling missed days."""
+    jobs = copy_jobs(inventory)
     return dg.Definitions(
         assets=with_freshness(saas_assets(inventory, data_dir), inventory),
-        jobs=copy_jobs(inventory),
+        jobs=jobs,
         schedules=copy_schedules(inventory),
+        sensors=[recovery_sensor(inventory, daily_partitions(inventory), jobs)],
     )
 
 
