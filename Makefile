@@ -21,7 +21,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	@touch $@
 
 demo: setup
-	$(VENV)/bin/lifeboat demo
+	$(VENV)/bin/lifeboat demo $(if $(SCENARIO),--scenario $(SCENARIO),)
 
 ui: setup
 	$(VENV)/bin/lifeboat ui

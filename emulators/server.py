@@ -7,6 +7,7 @@ import importlib
 import random
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -236,14 +237,30 @@ def parse_scale(items: list[str]) -> dict[str, int]:
     return scale
 
 
+def parse_start(text: str) -> int:
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-01-01, got {text!r}") from None
+    return int(day.timestamp())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lifeboat emulate", description=__doc__)
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--scale", action="append", default=[], metavar="VENDOR.DATASET=N")
+    parser.add_argument(
+        "--start",
+        type=parse_start,
+        default=EPOCH,
+        metavar="YYYY-MM-DD",
+        help="the emulated clock's first moment (UTC midnight); default 2026-01-01",
+    )
     args = parser.parse_args(argv)
-    server = EmulatorServer(Emulator(args.seed, parse_scale(args.scale)), args.host, args.port)
+    emulator = Emulator(args.seed, parse_scale(args.scale), start=args.start)
+    server = EmulatorServer(emulator, args.host, args.port)
     print(f"emulating {', '.join(VENDORS)} at {server.url}", flush=True)
     try:
         server.httpd.serve_forever()

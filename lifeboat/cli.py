@@ -15,59 +15,18 @@ from lifeboat.config import home, inventory, load_inventory
 from lifeboat.continuity import cli as continuity_cli
 from lifeboat.continuity.report import report_path
 from lifeboat.errors import LifeboatError
-from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials
+from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials, start_emulator
 from lifeboat.status import copy_status, format_table
 from replication import cli as replication_cli
 
 
-def _emulator_running(url: str) -> bool:
-    from emulators.control import EmulatorControl
-
-    try:
-        EmulatorControl(url).state()
-    except OSError:
-        return False
-    return True
-
-
-def start_emulator(host: str, port: int, seed: int) -> subprocess.Popen[bytes] | None:
-    """Start the emulators in a child process unless they already answer on that port."""
-    url = f"http://{host}:{port}"
-    if _emulator_running(url):
-        print(f"emulators already running at {url}")
-        return None
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulators",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--seed",
-            str(seed),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LifeboatError(
-                f"the emulators could not start on {host}:{port} (is the port taken?); "
-                "set emulator.port in lifeboat.yaml to a free port"
-            )
-        if _emulator_running(url):
-            print(f"emulators started at {url}")
-            return process
-        time.sleep(0.1)
-    process.kill()
-    raise LifeboatError(f"the emulators did not answer on {url} within 20 s")
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     load_demo_credentials()
+    if args.scenario == "outage":
+        from automation.scenarios import run_outage
+
+        run_outage(home() / "scenarios" / "outage")
+        return 0
     inv = inventory()
     emulator = start_emulator(inv.emulator.host, inv.emulator.port, inv.emulator.seed)
     try:
@@ -243,9 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep your business's data safe from a vendor, a cloud or a database failing.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "demo", help="copy every vendor from the local emulators through Dagster"
-    ).set_defaults(func=cmd_demo)
+    demo = sub.add_parser("demo", help="copy every vendor from the local emulators through Dagster")
+    demo.add_argument(
+        "--scenario",
+        choices=["outage"],
+        help="replay a bad day instead: a lockout, an outage and the backfill that follows",
+    )
+    demo.set_defaults(func=cmd_demo)
     ui = sub.add_parser("ui", help="start the Dagster UI (and the emulators) on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
