@@ -10,6 +10,7 @@ from assets.continuity import continuity
 from assets.saas import daily_partitions, saas_assets
 from automation.copies import copy_jobs, copy_schedules
 from automation.mysql import replication_definitions, replication_resources
+from automation.reconcile import reconcile_definitions
 from automation.recovery import recovery_sensor
 from automation.safety import safety, safety_resources, with_freshness
 from lifeboat.config import Inventory, home, inventory
@@ -20,10 +21,11 @@ from resources.warehouse import WarehouseResource
 def copies(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     """The SaaS copies, a job and a schedule per vendor, and the sensor backfilling missed days."""
     jobs = copy_jobs(inventory)
+    reconciliation = reconcile_definitions(inventory)
     return dg.Definitions(
         assets=with_freshness(saas_assets(inventory, data_dir), inventory),
-        jobs=jobs,
-        schedules=copy_schedules(inventory),
+        jobs=[*jobs, *reconciliation["jobs"]],
+        schedules=[*copy_schedules(inventory), *reconciliation["schedules"]],
         sensors=[recovery_sensor(inventory, daily_partitions(inventory), jobs)],
     )
 
