@@ -1,19 +1,15 @@
 """MySQL switch under write load and the health probe, measured on a real local topology."""
 
 import argparse
-import contextlib
-import itertools
 import shutil
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pymysql
-
 from bench.results import record
+from bench.writer import Writer
 from replication.errors import ReplicationError
 from replication.probe import probe
 from replication.sandbox import Sandbox
@@ -36,79 +32,6 @@ DESCRIPTION = (
     "pause. Prints how long writes were blocked (by the switch's clock and as the application "
     "saw it) and how many acknowledged writes went missing."
 )
-
-
-class Writer(threading.Thread):
-    """An application inserting without pause into whichever server accepts its writes.
-
-    A row is acknowledged when its autocommit INSERT returned; on an error the writer tries
-    the next server and never reuses the number of an insert whose outcome it does not know.
-    """
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        super().__init__(daemon=True)
-        self.account = sandbox.account("app")
-        self.ports = {s.name: s.port for s in sandbox.servers()}
-        self.acked: list[int] = []
-        self.acked_at: list[float] = []
-        self.errors = 0
-        self.stopping = threading.Event()
-
-    def _connect(self, name: str) -> pymysql.connections.Connection:
-        return pymysql.connect(
-            host="127.0.0.1",
-            port=self.ports[name],
-            user=self.account.user,
-            password=self.account.password,
-            autocommit=True,
-            connect_timeout=2,
-            read_timeout=5,
-            write_timeout=5,
-        )
-
-    def run(self) -> None:
-        names = list(self.ports)
-        current, n = 0, 0
-        conn = None
-        while not self.stopping.is_set():
-            n += 1
-            try:
-                if conn is None:
-                    conn = self._connect(names[current])
-                with conn.cursor() as cur:
-                    cur.execute(f"INSERT INTO {TABLE} VALUES (%s)", (n,))
-                self.acked.append(n)
-                self.acked_at.append(time.perf_counter())
-            except pymysql.MySQLError:
-                self.errors += 1
-                if conn is not None:
-                    with contextlib.suppress(pymysql.MySQLError):
-                        conn.close()
-                conn = None
-                current = (current + 1) % len(names)
-                time.sleep(0.001)
-        if conn is not None:
-            conn.close()
-
-    def wait_for(self, count: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.acked) < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the writer made only {len(self.acked)} of {count} writes")
-            time.sleep(0.005)
-
-    def longest_pause(self, start: float, end: float) -> float:
-        """The longest wait between two acknowledged writes that overlaps [start, end], in ms."""
-        times = list(self.acked_at)
-        longest = 0.0
-        for before, after in itertools.pairwise(times):
-            if after >= start and before <= end:
-                longest = max(longest, after - before)
-        return longest * 1000
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(timeout=30)
 
 
 def probe_times(topology: Topology, count: int) -> list[float]:
@@ -148,10 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"started {', '.join(SANDBOX_SERVERS)} under {root} "
             f"in {time.perf_counter() - started:.1f} s"
         )
-        sandbox.sql("alpha", f"CREATE TABLE {TABLE} (n INT PRIMARY KEY)")
         idle = probe_times(topology, args.probes)
 
-        writer = Writer(sandbox)
+        writer = Writer(sandbox, TABLE)
         writer.start()
         writer.wait_for(WRITES_BETWEEN)
         loaded = probe_times(topology, args.probes)

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.writer import Writer
 from replication.errors import FailoverRefused
 from replication.failover import automatic_failover_due, failover
 from replication.history import History
 from replication.probe import Kind, probe
 from replication.readiness import readiness
 from replication.sandbox import Sandbox
-from tests.replication.helpers import Writer, rows_on, wait_replicated
+from tests.replication.helpers import rows_on, wait_replicated
 
 
 def test_refuses_while_the_primary_is_alive(fresh: Sandbox) -> None:

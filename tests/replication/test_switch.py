@@ -11,6 +11,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from bench.writer import Writer
 from replication.errors import SwitchFailed, SwitchRefused
 from replication.history import History
 from replication.probe import Kind, probe
@@ -18,7 +19,7 @@ from replication.sandbox import Sandbox
 from replication.switch import switch
 from replication.topology import Account
 from tests.replication.conftest import MakeSandbox
-from tests.replication.helpers import Writer, rows_on, tuned, wait_replicated
+from tests.replication.helpers import rows_on, tuned, wait_replicated
 
 TUNGSTEN_STEPS = [
     "SELECTED REPLICA: {new}",
