@@ -50,7 +50,7 @@ def rows_chart(histories: list[tuple[str, VendorHistory]], now: datetime) -> Mar
             end = max(now, points[-1][0])
             span = max((end - start).total_seconds(), 60.0)
             top = max(rows for _, rows in points) or 1
-            left, right, y0, y1 = pad, width - pad, height - 22, 30
+            left, right, y0, y1 = pad, width - pad, height - 22, 40
 
             def x(when: datetime) -> float:
                 return left + (right - left) * (when - start).total_seconds() / span  # noqa: B023
@@ -86,7 +86,8 @@ def rows_chart(histories: list[tuple[str, VendorHistory]], now: datetime) -> Mar
             f'<svg class="panel" viewBox="0 0 {width} {height}" width="{width}" '
             f'height="{height}" role="img" aria-label="{escape(title)} rows held">'
             f'<text x="{pad}" y="16" class="title">{escape(title)}</text>'
-            f'<text x="{width - pad}" y="16" class="value" text-anchor="end">'
+            # The count goes under the title: a long vendor name never runs into it.
+            f'<text x="{pad}" y="31" class="value">'
             f"{escape(latest)} rows</text>{''.join(body)}</svg>"
         )
     return Markup('<div class="panels">' + "".join(panels) + "</div>")
