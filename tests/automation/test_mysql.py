@@ -60,7 +60,7 @@ def healthy(sandbox: Sandbox) -> Iterator[Sandbox]:
 
 
 def definitions(inventory: Inventory, data_dir: Path) -> dg.Definitions:
-    """The MySQL area as the lead merges it, with the shared warehouse resource."""
+    """The MySQL area as definitions.py merges it, with the resources it needs."""
     return dg.Definitions.merge(
         replication_definitions(inventory, data_dir),
         dg.Definitions(
