@@ -19,3 +19,9 @@ MAX_SHRINK_SHARE = 0.2
 # memory flat as data grows (DuckDB spills to disk past it): every connection the
 # connectors open uses it.
 DUCKDB_CONFIG = {"memory_limit": "64MB", "threads": "1", "preserve_insertion_order": "false"}
+# How every vendor table is written: merged on its primary key, the newest change winning
+# when a load holds a record twice. Never `replace`: a vendor can never shrink the copy.
+MERGE_HINTS: dict = {
+    "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+    "columns": {"_changed_at": {"dedup_sort": "desc"}},
+}

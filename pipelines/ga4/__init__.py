@@ -33,6 +33,7 @@ from pipelines.ga4.settings import (
     START_DATE_OPTION,
 )
 from pipelines.http import error_detail
+from pipelines.settings import MERGE_HINTS
 
 log = logging.getLogger("lifeboat.ga4")
 
@@ -185,8 +186,7 @@ def _resource(ctx: VendorContext) -> DltResource:
     @dlt.resource(
         name="daily_metrics",
         primary_key="date",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={"_changed_at": {"dedup_sort": "desc"}},
+        **MERGE_HINTS,
     )
     def daily_metrics(
         # With a date cursor dlt's lag counts days: the still-processing days read again.

@@ -28,6 +28,7 @@ from pipelines.hubspot.settings import (
     SEARCH_LIMIT,
 )
 from pipelines.progress import track
+from pipelines.settings import MERGE_HINTS
 
 log = logging.getLogger("lifeboat.hubspot")
 
@@ -250,8 +251,7 @@ def _resource(ctx: VendorContext, dataset: str) -> DltResource:
     @dlt.resource(
         name=dataset,
         primary_key="id",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={"_changed_at": {"dedup_sort": "desc"}},
+        **MERGE_HINTS,
     )
     def objects(
         changed_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(

@@ -35,6 +35,7 @@ from pipelines.mailchimp.settings import (
     SINCE_OVERLAP_SECONDS,
 )
 from pipelines.progress import track
+from pipelines.settings import MERGE_HINTS
 
 log = logging.getLogger("lifeboat.mailchimp")
 
@@ -182,8 +183,7 @@ def _lists_resource(ctx: VendorContext) -> DltResource:
     @dlt.resource(
         name="lists",
         primary_key=PRIMARY_KEYS["lists"],
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={"_changed_at": {"dedup_sort": "desc"}},
+        **MERGE_HINTS,
     )
     def lists() -> Iterator[pa.Table]:
         # Audiences have no change filter and number a handful: each run reads them all.
@@ -198,8 +198,7 @@ def _members_resource(ctx: VendorContext) -> DltResource:
     @dlt.resource(
         name="members",
         primary_key=PRIMARY_KEYS["members"],
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={"_changed_at": {"dedup_sort": "desc"}},
+        **MERGE_HINTS,
     )
     def members(
         # dlt injects the cursor's state through this default, so it must be a call here.
@@ -232,8 +231,7 @@ def _campaigns_resource(ctx: VendorContext) -> DltResource:
     @dlt.resource(
         name="campaigns",
         primary_key=PRIMARY_KEYS["campaigns"],
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={"_changed_at": {"dedup_sort": "desc"}},
+        **MERGE_HINTS,
     )
     def campaigns(
         # The lag re-reads a week of campaigns each run: their reports are still filling.

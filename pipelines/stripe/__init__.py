@@ -19,6 +19,7 @@ from lifeboat.errors import VendorBadResponse
 from pipelines.arrow import batched_tables, schema
 from pipelines.base import VendorContext, rest_client
 from pipelines.progress import track
+from pipelines.settings import MERGE_HINTS
 from pipelines.stripe.settings import (
     API_VERSION,
     COLUMNS,
@@ -118,8 +119,7 @@ def _resource(ctx: VendorContext, dataset: str) -> DltResource:
     @dlt.resource(
         name=dataset,
         primary_key="id",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={"_changed_at": {"dedup_sort": "desc"}},
+        **MERGE_HINTS,
     )
     def objects(
         changed_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(

@@ -30,6 +30,7 @@ from pipelines.arrow import batched_tables, schema
 from pipelines.base import VendorContext, rest_client
 from pipelines.http import error_detail, retry_after_seconds
 from pipelines.progress import track
+from pipelines.settings import MERGE_HINTS
 from pipelines.youtube.settings import (
     API,
     COLUMNS,
@@ -293,8 +294,7 @@ def _resource(ctx: VendorContext, dataset: str) -> DltResource:
     @dlt.resource(
         name=dataset,
         primary_key="id",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={"_changed_at": {"dedup_sort": "desc"}},
+        **MERGE_HINTS,
     )
     def items(
         # dlt hands back last_value already moved back by `lag`: the lookback window.

@@ -22,6 +22,7 @@ from pipelines.arrow import batched_tables, schema
 from pipelines.base import VendorContext, rest_client
 from pipelines.http import error_detail
 from pipelines.progress import track
+from pipelines.settings import MERGE_HINTS
 from pipelines.zendesk.settings import (
     CHANGED_AT,
     COLUMNS,
@@ -134,8 +135,7 @@ def _resource(ctx: VendorContext, dataset: str) -> DltResource:
     @dlt.resource(
         name=dataset,
         primary_key="id",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns={"_changed_at": {"dedup_sort": "desc"}},
+        **MERGE_HINTS,
     )
     def records(
         changed_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
