@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +12,20 @@ import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from lifeboat.alerts import Alert, Alerter
 from lifeboat.config import Inventory
-from lifeboat.messages import explain, gather_facts, vendor_error_in
+from lifeboat.messages import (
+    explain,
+    explain_new_columns,
+    explain_set_aside,
+    gather_facts,
+    vendor_error_in,
+)
 from lifeboat.settings import VENDOR_CATALOG
 from pipelines.base import VendorContext, Window
+from pipelines.drift import QUARANTINE_TABLE
 from pipelines.runner import SyncResult, make_pipeline, make_source, sync
+from resources.alerts import AlertsResource
 from resources.vendors import VendorResource, with_vendor_parameters
 from resources.warehouse import WarehouseResource
 
@@ -66,7 +75,8 @@ def _table_metadata(result: SyncResult, table: str) -> dict[str, Any]:
     figures = result.tables.get(table)
     if figures is None:
         return {}
-    metadata: dict[str, Any] = {
+    metadata: dict[str, Any] = _drift_metadata(result, table)
+    metadata |= {
         "rows_loaded": dg.MetadataValue.int(figures.rows_loaded),
         "rows_held": dg.MetadataValue.int(figures.rows_held),
         "dagster/row_count": dg.MetadataValue.int(figures.rows_held),
@@ -81,6 +91,52 @@ def _table_metadata(result: SyncResult, table: str) -> dict[str, Any]:
             columns=[dg.TableColumn(name, kind) for name, kind in figures.columns.items()]
         )
     return metadata
+
+
+def _drift_metadata(result: SyncResult, table: str) -> dict[str, Any]:
+    found = result.drift.get(table)
+    if found is None:
+        return {}
+    metadata: dict[str, Any] = {}
+    if found.added:
+        metadata["new_columns"] = dg.MetadataValue.text(", ".join(found.added))
+    if found.quarantined:
+        metadata["records_set_aside"] = dg.MetadataValue.int(found.quarantined)
+        metadata["set_aside_because"] = dg.MetadataValue.text(
+            "; ".join(
+                f"{column}: expected {problem.expected}, got {problem.received}"
+                for column, problem in found.misfit_columns.items()
+            )
+        )
+    return metadata
+
+
+def announce_drift(
+    vendor: str, result: SyncResult, alerter: Alerter, log: Callable[[str], None]
+) -> list[Alert]:
+    """Tell a person, once, of fields the vendor added and of types it changed."""
+    sent = []
+    for dataset, found in sorted(result.drift.items()):
+        messages = []
+        if found.added:
+            messages.append(explain_new_columns(vendor, dataset, found.added))
+        if found.newly_misfit:
+            messages.append(
+                explain_set_aside(
+                    vendor,
+                    dataset,
+                    found.quarantined,
+                    {
+                        column: (problem.expected, problem.received)
+                        for column, problem in found.misfit_columns.items()
+                    },
+                    QUARANTINE_TABLE,
+                )
+            )
+        for message in messages:
+            log(message)
+            sent.append(alerter.send(Alert("schema_drift", vendor, dataset, message)))
+    return sent
 
 
 def daily_partitions(inventory: Inventory) -> dg.DailyPartitionsDefinition:
@@ -117,6 +173,7 @@ def vendor_copy(
     def copy(
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
+        alerts: AlertsResource,
         **resources: VendorResource,
     ) -> Iterator[dg.MaterializeResult]:
         api: VendorResource = resources[vendor]
@@ -145,6 +202,8 @@ def vendor_copy(
                 description=explain(error, facts),
                 metadata={"lifeboat/error_kind": error.kind},
             ) from error
+        if any(found.announce for found in result.drift.values()):
+            announce_drift(vendor, result, alerts.alerter(), context.log.warning)
         for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
             yield dg.MaterializeResult(
                 asset_key=key, metadata=_table_metadata(result, key.path[-1])

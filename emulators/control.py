@@ -37,7 +37,8 @@ class EmulatorControl:
         return self._call("POST", "/advance", payload)["now"]
 
     def fault(self, vendor: str, mode: str | None, **options: Any) -> None:
-        """Switch a fault on (outage, lockout, rate_limit, slow, empty, partial, malformed).
+        """Switch a fault on (outage, lockout, rate_limit, slow, empty, partial, malformed,
+        drift).
 
         `mode=None` switches it off.
         """

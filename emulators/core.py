@@ -216,7 +216,8 @@ class Faults:
     Modes: outage (503), lockout (401/403 or the vendor's suspension body), rate_limit (429
     with Retry-After on every `every`-th request, or all when every=1), slow (adds `delay`
     seconds), empty (listings return no records), partial (listings return `share` of the
-    records), malformed (a truncated JSON body). `count` limits how many requests it hits.
+    records), malformed (a truncated JSON body), drift (the records change shape: see
+    `drift`). `count` limits how many requests it hits.
     """
 
     def __init__(self) -> None:
@@ -385,3 +386,42 @@ def paged(items: Iterator[Any], limit: int) -> tuple[list[Any], bool]:
             return page, True
         page.append(item)
     return page, False
+
+
+def _records_in(body: Any) -> Iterator[dict[str, Any]]:
+    """The records of a listing body: dicts in its top-level lists (an event's object too)."""
+    if not isinstance(body, dict):
+        return
+    for value in body.values():
+        if not isinstance(value, list):
+            continue
+        for item in value:
+            if not isinstance(item, dict):
+                continue
+            inner = item.get("data")
+            if isinstance(inner, dict) and isinstance(inner.get("object"), dict):
+                yield inner["object"]  # a Stripe event carries the changed object
+            else:
+                yield item
+
+
+def drift(body: bytes, fault: dict[str, Any], path: str) -> bytes:
+    """A listing whose records changed shape, as a vendor's API changes under its clients.
+
+    `add` maps new field names to the value every record now carries; `change` maps
+    existing fields to a value of another type, in one record of every `one_in` (1: all);
+    `path` limits it to requests whose path starts with it (e.g. "/v1/charges").
+    """
+    if not path.startswith(fault.get("path", "")):
+        return body
+    payload = orjson.loads(body)
+    added: dict[str, Any] = fault.get("add") or {}
+    changed: dict[str, Any] = fault.get("change") or {}
+    one_in = max(1, int(fault.get("one_in", 1)))
+    for position, record in enumerate(_records_in(payload)):
+        record.update(added)
+        if position % one_in == 0:
+            for name, value in changed.items():
+                if name in record:
+                    record[name] = value
+    return orjson.dumps(payload)

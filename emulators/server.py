@@ -20,6 +20,7 @@ from emulators.core import (
     Request,
     Response,
     VendorApp,
+    drift,
     json_response,
     mix,
     name_code,
@@ -119,6 +120,8 @@ class Emulator:
             self.busy[prefix] = self.busy.get(prefix, 0.0) + time.perf_counter() - started
         if fault is not None and fault["mode"] == "malformed" and response.status == 200:
             response.body = response.body[: max(1, len(response.body) // 2)]
+        if fault is not None and fault["mode"] == "drift" and response.status == 200:
+            response.body = drift(response.body, fault, request.path)
         return response
 
     def control(self, method: str, path: str, body: bytes) -> Response:

@@ -148,6 +148,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         result = sync(ctx, home())
         for table, figures in sorted(result.tables.items()):
             print(f"{vendor}/{table}: {figures.rows_loaded:,} loaded, {figures.rows_held:,} held")
+        for table, found in sorted(result.drift.items()):
+            if found.added:
+                print(f"{vendor}/{table}: new columns {', '.join(found.added)}")
+            if found.quarantined:
+                print(
+                    f"{vendor}/{table}: {found.quarantined:,} records set aside in _quarantine "
+                    f"({', '.join(found.misfit_columns)} no longer fit)"
+                )
     return 0
 
 

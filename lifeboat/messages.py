@@ -266,6 +266,57 @@ def explain_recovered(facts: Facts, dataset: str | None, was: str) -> str:
     return f"{what} answers again and the copy succeeded (it was {was.replace('_', ' ')})."
 
 
+# How a column's kind is called in a sentence.
+KIND_WORDS = {
+    "string": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true/false",
+    "timestamp": "a time",
+    "json": "JSON",
+}
+
+
+def explain_new_columns(vendor: str, dataset: str, added: dict[str, str]) -> str:
+    """The announcement of fields a vendor added to a dataset, now kept as columns."""
+    title = VENDOR_CATALOG.get(vendor, {}).get("title", vendor)
+    fields = ", ".join(f"{name} ({KIND_WORDS.get(kind, kind)})" for name, kind in added.items())
+    several = len(added) > 1
+    return (
+        f"{title} added {len(added)} field{'s' if several else ''} to {dataset}: {fields}. "
+        f"lifeboat keeps {'them as new columns' if several else 'it as a new column'} of "
+        f"{dataset} from now on; rows copied earlier have {'them' if several else 'it'} empty. "
+        f"Nothing to do, unless your reports should use {'them' if several else 'it'}."
+    )
+
+
+def explain_set_aside(
+    vendor: str,
+    dataset: str,
+    count: int,
+    misfits: dict[str, tuple[str, str]],
+    table: str,
+) -> str:
+    """The announcement of records set aside because a field changed type.
+
+    `misfits` maps each column to (the kind expected, an example of what was received).
+    """
+    title = VENDOR_CATALOG.get(vendor, {}).get("title", vendor)
+    changes = "; ".join(
+        f"{column} should be {KIND_WORDS.get(kind, kind)} but {title} sent {received}"
+        for column, (kind, received) in misfits.items()
+    )
+    records = f"{count:,} record{'s' if count != 1 else ''}"
+    return (
+        f"{title} changed the type of {', '.join(misfits)} in {dataset}: {changes}. "
+        f"lifeboat set {records} aside, whole, in the {table} table of {vendor}.duckdb and "
+        f"kept your copy's earlier version of {'them' if count != 1 else 'it'}; nothing was "
+        f"dropped and the rest of {dataset} copied as usual. Ask whoever maintains lifeboat "
+        f"to update the column in pipelines/{vendor}/settings.py; {table} shows what "
+        f"{title} now sends."
+    )
+
+
 _ERROR_CLASSES: dict[str, type[VendorError]] = {
     cls.__name__: cls
     for cls in (

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import dlt
 import duckdb
+import orjson
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from lifeboat.errors import SuspectedShrink
 from pipelines.base import VendorContext
+from pipelines.drift import collecting
 from pipelines.history import create_versions_views, keep_superseded
 from pipelines.runner import (
     DATASET,
@@ -69,7 +71,8 @@ def reconcile(ctx: VendorContext, home: Path) -> ReconcileResult:
         # A fresh pipeline has no cursors: every resource lists everything.
         source = make_source(ctx)
         ran = set(source.selected_resources)
-        pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT)
+        with collecting() as drift:
+            pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT)
         # The copy's own schema knows every table's key, even one the listing came back
         # without (an empty listing creates no table at all).
         copy = make_pipeline(ctx.vendor, home)
@@ -78,7 +81,11 @@ def reconcile(ctx: VendorContext, home: Path) -> ReconcileResult:
         keys = {t: k for t, k in copy_keys.items() if k and t in ran}
         result.listed = table_counts(listing, DATASET) if listing.exists() else {}
         result.held = table_counts(database, DATASET, live=True)
-        missing = _missing(database, listing, keys, scratch)
+        # A record set aside for a value that no longer fits is still listed: not deleted.
+        set_aside: dict[str, list[dict]] = {}
+        for misfit in drift.misfits:
+            set_aside.setdefault(misfit.dataset, []).append(misfit.key)
+        missing = _missing(database, listing, keys, scratch, set_aside)
         for table, (count, _) in missing.items():
             held = result.held.get(table, 0)
             if held and count > held * ctx.max_shrink_share:
@@ -108,9 +115,17 @@ def reconcile(ctx: VendorContext, home: Path) -> ReconcileResult:
 
 
 def _missing(
-    database: Path, listing: Path, keys: dict[str, list[str]], scratch: Path
+    database: Path,
+    listing: Path,
+    keys: dict[str, list[str]],
+    scratch: Path,
+    set_aside: dict[str, list[dict]] | None = None,
 ) -> dict[str, tuple[int, Path]]:
-    """Per table: how many live records of the copy the listing lacks, and their keys."""
+    """Per table: how many live records of the copy the listing lacks, and their keys.
+
+    `set_aside` holds, per table, the keys of records the listing had but could not store
+    (pipelines.drift): they are listed, so not missing.
+    """
     found: dict[str, tuple[int, Path]] = {}
     listed = set(table_counts(listing, DATASET)) if listing.exists() else set()
     with duckdb.connect(str(database), read_only=True, config=DUCKDB_CONFIG) as con:
@@ -125,6 +140,23 @@ def _missing(
             )
             if table in listed:
                 live += f" EXCEPT SELECT {columns} FROM listing.{DATASET}.{_quote(table)}"
+            aside = [k for k in (set_aside or {}).get(table, []) if all(n in k for n in key)]
+            if aside:
+                kept = scratch / f"{table}-set-aside.json"
+                kept.write_bytes(orjson.dumps([{n: str(k[n]) for n in key} for k in aside]))
+                types = dict(
+                    con.execute(
+                        "SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_schema = ? AND table_name = ?",
+                        [DATASET, table],
+                    ).fetchall()
+                )
+                as_text = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k in key) + "}"
+                typed = ", ".join(f"CAST({_quote(k)} AS {types[k]})" for k in key)
+                live += (
+                    f" EXCEPT SELECT {typed} FROM "
+                    f"read_json('{kept}', format = 'array', columns = {as_text})"
+                )
             con.execute(f"COPY ({live}) TO '{target}' (FORMAT parquet)")
             count = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()
             found[table] = (count[0][0], target)

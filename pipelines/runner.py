@@ -22,6 +22,13 @@ from dlt.sources import DltSource
 
 from lifeboat.errors import SuspectedShrink
 from pipelines.base import VendorContext, Window
+from pipelines.drift import (
+    QUARANTINE_TABLE,
+    DatasetDrift,
+    collecting,
+    quarantine_rows,
+    write_quarantine,
+)
 from pipelines.history import create_versions_views, is_history_table, keep_superseded
 from pipelines.settings import DUCKDB_CONFIG, MAX_SHRINK_SHARE
 from pipelines.snapshot import write_snapshot
@@ -83,6 +90,8 @@ class SyncResult:
     seconds: float
     tables: dict[str, TableResult] = field(default_factory=dict)
     manifest: str | None = None
+    # Per dataset, fields the vendor added and records set aside this run (pipelines.drift).
+    drift: dict[str, DatasetDrift] = field(default_factory=dict)
 
 
 def full_listings(pipeline: dlt.Pipeline) -> frozenset[str]:
@@ -123,7 +132,7 @@ def table_counts(database: Path, dataset: str, live: bool = False) -> dict[str, 
                 "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'",
                 [dataset],
             ).fetchall()
-            if not is_history_table(row[0])
+            if not is_history_table(row[0]) and row[0] != QUARANTINE_TABLE
         ]
         counts = {}
         for name in names:
@@ -182,7 +191,10 @@ def after_load(
     if database.exists() and load_ids:
         create_versions_views(database, DATASET, primary_keys(pipeline))
     held = table_counts(database, DATASET) if database.exists() else {}
-    manifest = write_snapshot(database, DATASET, snapshot_dir(home, vendor), load_ids, held)
+    kept = dict(held)
+    if set_aside := quarantine_rows(database, DATASET):
+        kept[QUARANTINE_TABLE] = set_aside  # snapshotted, so a restore brings it back too
+    manifest = write_snapshot(database, DATASET, snapshot_dir(home, vendor), load_ids, kept)
     positions = cursors(pipeline)
     result = SyncResult(vendor, load_ids, time.monotonic() - started, manifest=str(manifest))
     schema = pipeline.default_schema
@@ -276,6 +288,10 @@ def guard_full_listings(
             )
 
 
+def _worth_telling(found: DatasetDrift) -> bool:
+    return bool(found.added or found.kept_silently or found.quarantined)
+
+
 def sync(ctx: VendorContext, home: Path) -> SyncResult:
     """Copy what changed at the vendor into its DuckDB file and snapshot it (plain Python)."""
     started = time.monotonic()
@@ -294,10 +310,12 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
     if ctx.window is not None:
         apply_window(source, ctx.vendor, ctx.window)
     ran = list(source.selected_resources)
-    with _collector_paused():
+    with collecting() as drift, _collector_paused():
         pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)
     pipeline.normalize()
     listed = dict(pipeline.last_trace.last_normalize_info.row_counts)
+    for table, count in drift.quarantined().items():
+        listed[table] = listed.get(table, 0) + count  # still listed, only set aside
     try:
         guard_full_listings(
             ctx.vendor, before, held, listed, ran, ctx.max_shrink_share, full_listings(pipeline)
@@ -307,7 +325,23 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
         raise
     keep_superseded(database, DATASET, incoming_files(pipeline), primary_keys(pipeline))
     load_info = pipeline.load()
+    if drift.misfits:
+        load_ids = list(load_info.loads_ids) if load_info is not None else []
+        write_quarantine(database, DATASET, drift.misfits, load_ids[-1] if load_ids else "0")
     result = after_load(pipeline, ctx.vendor, home, load_info, started)
+    result.drift = {name: found for name, found in drift.finish().items() if _worth_telling(found)}
+    for name, found in result.drift.items():
+        if found.added:
+            log.warning("%s %s: new columns %s", ctx.vendor, name, ", ".join(found.added))
+        if found.quarantined:
+            log.warning(
+                "%s %s: %d records set aside in %s (%s did not fit)",
+                ctx.vendor,
+                name,
+                found.quarantined,
+                QUARANTINE_TABLE,
+                ", ".join(found.misfit_columns),
+            )
     log.info(
         "%s: %s in %.1fs",
         ctx.vendor,

@@ -20,6 +20,7 @@ from requests import Request, Response
 from lifeboat.errors import ConfigError, VendorBadResponse, VendorError, VendorLockout
 from pipelines.arrow import schema, to_table
 from pipelines.base import VendorContext, rest_client
+from pipelines.drift import Shape, current_shape
 from pipelines.ga4.settings import (
     COLUMNS,
     DEFAULT_RECENT_DAYS,
@@ -148,8 +149,9 @@ def _records(page: Any, read_at: int) -> list[dict[str, Any]]:
     return records
 
 
-def _to_table(records: list[dict[str, Any]]) -> pa.Table:
-    table = to_table(records, COLUMNS["daily_metrics"])
+def _to_table(records: list[dict[str, Any]], shape: Shape | None) -> pa.Table:
+    # A metric that is no longer a number sets its day aside (pipelines.drift).
+    table = to_table(records, COLUMNS["daily_metrics"], shape.reject if shape else None)
     index = table.schema.get_field_index("date")
     return table.set_column(
         index, pa.field("date", pa.date32(), nullable=False), table["date"].cast(pa.date32())
@@ -204,10 +206,11 @@ def _resource(ctx: VendorContext) -> DltResource:
         last = (end - timedelta(days=1)).isoformat() if end else "today"
         read_at = int(time.time())
         rows = 0
+        shape = current_shape(COLUMNS["daily_metrics"])
         for page in api.paginate(path, method="POST", json=_report_body(first, last, limit)):
             rows += len(page)
             if page:
-                yield _to_table(_records(page, read_at))
+                yield _to_table(_records(page, read_at), shape)
         log.info("ga4 daily_metrics: %d days from %s to %s", rows, first, last)
 
     return daily_metrics
