@@ -20,7 +20,8 @@ def copy_jobs(inventory: Inventory) -> list[dg.UnresolvedAssetJobDefinition]:
     jobs = [
         dg.define_asset_job(
             vendor_job_name(vendor),
-            selection=dg.AssetSelection.groups(vendor),
+            # The restore drill runs daily in its own job, not after every copy.
+            selection=dg.AssetSelection.groups(vendor).without_checks(),
             description=f"Copy every enabled {vendor} dataset into the local warehouse.",
             tags={"lifeboat/vendor": vendor},
         )
@@ -29,7 +30,7 @@ def copy_jobs(inventory: Inventory) -> list[dg.UnresolvedAssetJobDefinition]:
     jobs.append(
         dg.define_asset_job(
             ALL_COPIES_JOB,
-            selection=dg.AssetSelection.groups(*inventory.enabled_vendors()),
+            selection=dg.AssetSelection.groups(*inventory.enabled_vendors()).without_checks(),
             description="Copy every enabled dataset of every vendor.",
         )
     )

@@ -41,6 +41,9 @@ _IN_FLIGHT = {
 # Metadata key under which a copy asset may record the VendorError.kind it failed with.
 ERROR_KIND_KEY = "lifeboat/error_kind"
 RESTORE_DRILL = "restore_drill"
+RESTORE_DRILL_JOB = "restore_drills"
+# Daily, after the night's copies and the Sunday reconciliation (03:00 UTC).
+RESTORE_DRILL_CRON = "30 4 * * *"
 
 
 def _schedule_name(vendor: str) -> str:
@@ -287,6 +290,35 @@ def restore_drill(inventory: Inventory, vendor: str) -> dg.AssetChecksDefinition
     return _drill
 
 
+def restore_drill_job(inventory: Inventory) -> dg.UnresolvedAssetJobDefinition:
+    """Every vendor's restore drill, apart from the copies: a drill restores whole snapshots."""
+    return dg.define_asset_job(
+        RESTORE_DRILL_JOB,
+        selection=dg.AssetSelection.checks(
+            *(
+                dg.AssetCheckKey(dg.AssetKey([vendor, dataset]), RESTORE_DRILL)
+                for vendor in inventory.enabled_vendors()
+                for dataset in inventory.enabled_datasets(vendor)
+            )
+        ),
+        description=(
+            "Restore every vendor's latest snapshot into memory and compare it with the live "
+            "copy (row counts and checksums). Runs daily; run it by hand after a restore."
+        ),
+    )
+
+
+def restore_drill_schedule() -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="restore_drills_daily",
+        job_name=RESTORE_DRILL_JOB,
+        cron_schedule=RESTORE_DRILL_CRON,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Proves every day that the snapshots restore to exactly the live copy.",
+    )
+
+
 def stale_backup_sensor(inventory: Inventory, data_dir: Path) -> dg.SensorDefinition:
     @dg.sensor(
         name="stale_backup_sensor",
@@ -343,6 +375,8 @@ def safety(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     """Restore drills and the sensors that alert a person (freshness: see `with_freshness`)."""
     return dg.Definitions(
         asset_checks=[restore_drill(inventory, vendor) for vendor in inventory.enabled_vendors()],
+        jobs=[restore_drill_job(inventory)],
+        schedules=[restore_drill_schedule()],
         sensors=[
             stale_backup_sensor(inventory, data_dir),
             copy_failure_sensor(inventory, data_dir),

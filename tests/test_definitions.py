@@ -47,10 +47,12 @@ def test_every_catalog_dataset_is_an_asset_with_group_kinds_and_description(home
         assert spec.description and len(spec.description) < 120
     schedules = {s.name: s for s in defs.schedules}
     assert schedules["stripe_every_rpo"].cron_schedule == "*/15 * * * *"
-    # Per vendor: a copy at least twice per RPO, and a weekly reconciliation.
+    # Per vendor: a copy at least twice per RPO, and a weekly reconciliation; one daily
+    # restore drill of them all.
     assert {f"{vendor}_every_rpo" for vendor in VENDOR_CATALOG} <= set(schedules)
     assert {f"reconcile_{vendor}_weekly" for vendor in VENDOR_CATALOG} <= set(schedules)
-    assert len(schedules) == 2 * len(VENDOR_CATALOG)
+    assert "restore_drills_daily" in schedules
+    assert len(schedules) == 2 * len(VENDOR_CATALOG) + 1
 
 
 def test_materialize_copies_into_duckdb_with_metadata(

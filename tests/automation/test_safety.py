@@ -131,8 +131,16 @@ def test_every_dataset_has_a_restore_drill_and_a_freshness_policy_from_its_rpo(
     }
 
 
-def test_restore_drill_runs_after_each_copy_and_passes(scene: Scene) -> None:
-    result = scene.copy()
+def test_restore_drill_runs_daily_apart_from_the_copies_and_passes(scene: Scene) -> None:
+    copied = scene.copy()
+    assert copied.success
+    assert copied.get_asset_check_evaluations() == []  # copies stay cheap: no drill in them
+    schedule = scene.defs.get_schedule_def("restore_drills_daily")
+    assert schedule.job_name == "restore_drills" and schedule.cron_schedule == "30 4 * * *"
+
+    result = scene.defs.resolve_job_def("restore_drills").execute_in_process(
+        instance=scene.instance
+    )
     assert result.success
     drills = {
         e.asset_key.path[-1]: e
@@ -172,6 +180,39 @@ def test_a_lockout_sends_one_alert_then_one_recovery(scene: Scene) -> None:
     assert "(it was locked out)" in scene.hook.texts[1]
     kinds = [row["kind"] for row in History(_home(scene) / "alerts" / "alerts.duckdb").rows()]
     assert kinds == ["locked_out", "recovered"]
+
+
+def test_schema_drift_is_announced_once_and_the_run_succeeds(scene: Scene) -> None:
+    assert scene.copy().success
+    scene.control.advance(seconds=3600, changes={"stripe.charges": {"updated": 6}})
+    scene.control.fault(
+        "stripe", "drift", add={"risk_level": "normal"}, change={"amount": "12.50 USD"}, one_in=3
+    )
+
+    result = scene.copy()
+
+    assert result.success  # the records that fit are copied; the rest wait in quarantine
+    charges = next(
+        m
+        for m in result.get_asset_materialization_events()
+        if m.asset_key == dg.AssetKey(["stripe", "charges"])
+    ).materialization.metadata
+    assert charges["new_columns"].value == "risk_level"
+    assert charges["records_set_aside"].value > 0
+    assert 'amount: expected int, got "12.50 USD"' in charges["set_aside_because"].value
+    texts = [t for t in scene.hook.texts if "data changed shape" in t]
+    # Every dataset that received records now carries the new field: one notice each.
+    assert len([t for t in texts if "Stripe added 1 field" in t]) == len(STRIPE_DATASETS)
+    added, aside = [t for t in texts if t.startswith("[lifeboat] Stripe charges:")]
+    assert added.startswith("[lifeboat] Stripe charges: data changed shape\nStripe added 1 ")
+    assert "risk_level (text)" in added
+    assert 'amount should be a whole number but Stripe sent "12.50 USD"' in aside
+    assert "_quarantine table of stripe.duckdb" in aside and "nothing was dropped" in aside
+
+    # The same drift on the next run is old news: copied and set aside, not announced.
+    scene.control.advance(seconds=3600, changes={"stripe.charges": {"updated": 6}})
+    assert scene.copy().success
+    assert len([t for t in scene.hook.texts if "data changed shape" in t]) == len(texts)
 
 
 def _home(scene: Scene) -> Path:
