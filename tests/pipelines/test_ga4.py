@@ -229,3 +229,36 @@ def test_a_bad_option_is_a_config_error_naming_the_field(option: str, value: str
 
     with pytest.raises(ConfigError, match=re.escape(f"vendors.ga4.options.{option}")):
         source(ctx)
+
+
+@pytest.mark.parametrize("recent_days", [3, 0])
+def test_after_an_outage_the_days_google_was_still_processing_are_read_again(
+    make_emulator, tmp_path: Path, recent_days: int
+) -> None:
+    server = make_emulator({"ga4.daily_metrics": DAYS})
+    control = EmulatorControl(server.url)
+    home = tmp_path / "copy"
+    ctx = ga4(server.url, RetryPolicy(max_attempts=2, budget_seconds=1), recent_days=recent_days)
+    sync(ctx, home)
+    last_good = max(days(home))
+
+    # GA4 is down for three days; the copy runs fail and change nothing.
+    control.fault("ga4", "outage")
+    for _ in range(3):
+        control.advance(days=1)
+        with pytest.raises(Exception) as failure:
+            sync(ctx, home)
+        assert isinstance(_root(failure.value), VendorOutage)
+    control.clear_faults("ga4")
+    sync(ctx, home)
+
+    # What GA4 reports now for every day, copied afresh for comparison.
+    fresh = tmp_path / "fresh"
+    sync(ga4(server.url), fresh)
+    copy, truth = days(home), days(fresh)
+    assert set(copy) == set(truth) and max(copy) > last_good
+    stale = [day for day in truth if copy[day][:5] != truth[day][:5]]
+    if recent_days:
+        assert stale == []  # the days still being processed at the outage were read again
+    else:
+        assert last_good in stale  # without re-reading, the last good day keeps early numbers
