@@ -35,6 +35,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from assets.continuity import REPORT_JOB
         from automation.copies import ALL_COPIES_JOB, today
         from automation.mysql import FAILOVER_CHECK_JOB
+        from automation.safety import RESTORE_DRILL_JOB
         from definitions import defs
         from replication.probe import probe
         from replication.sandbox import Sandbox
@@ -53,6 +54,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 run_config=quiet,
                 partition_key=today(),
             )
+            drills = defs.resolve_job_def(RESTORE_DRILL_JOB).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=quiet
+            )
             health = defs.resolve_job_def(FAILOVER_CHECK_JOB).execute_in_process(
                 instance=instance, raise_on_error=False, run_config=quiet
             )
@@ -65,9 +69,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"\n{'copied' if copies.success else 'FAILED'} in "
             f"{time.monotonic() - started:.1f}s; data in {home()}"
         )
+        checks = drills.get_asset_check_evaluations()
+        passed = sum(1 for check in checks if check.passed)
+        print(
+            f"restore drill: {passed} of {len(checks)} datasets restore from their Parquet "
+            "snapshots to the live copy's exact rows (daily job restore_drills)"
+        )
+        for check in checks:
+            if not check.passed:
+                print(f"  {'/'.join(check.asset_key.path)}: {check.description}")
         print()
         print(replication_cli.format_health(probe(replication_cli.resolve_topology())))
-        failed = [r for r in (copies, health, report) if not r.success]
+        failed = [r for r in (copies, drills, health, report) if not r.success]
+        failed += [drills] if passed < len(checks) else []
         for result in failed:
             for event in result.all_events:
                 if event.is_step_failure and event.step_failure_data:
