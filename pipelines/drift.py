@@ -7,7 +7,8 @@ runs, the records of every dataset are read through a `Shape`:
 - A top-level field none of the declared columns reads (and not seen before) is added as
   a column of its own, typed from its values (text, whole number, number, true/false, or
   JSON text for objects and lists). It is announced when the dataset had already been
-  copied: on a dataset's first copy every field is simply kept.
+  copied: on a dataset's first copy every field is simply kept. A field sent only empty so
+  far becomes a column when its first value comes, without an announcement.
 - A value that does not fit its column (text where a whole number was, a number with a
   fraction in a whole-number column, an object where text was, a missing key) sets the
   record aside: the record goes, whole and as the vendor sent it, to the `_quarantine`
@@ -131,6 +132,7 @@ class Shape:
         self._names = {c.name for c in self.declared} | {v[0] for v in self._extra.values()}
         self._known = {c.keys[0] for c in self.declared} | set(self._extra)
         self._unusable: set[str] = set()
+        self._null_only = set(saved.get("null_only", []))  # sent, but never with a value
         self.keys = tuple(c for c in self.declared if c.key)
         self.drift = DatasetDrift(dataset)
         self._columns = self._build()
@@ -163,14 +165,23 @@ class Shape:
                 continue
             kind = infer_kind([r.get(raw) for r in records])
             if kind is None:
-                continue  # only nulls so far: typed when a value arrives
+                # Only nulls so far: typed when a value arrives, and not news then (the
+                # vendor sent the field all along).
+                if raw not in self._null_only:
+                    self._null_only.add(raw)
+                    self._state["null_only"] = sorted(self._null_only)
+                continue
             name = _NAMING.normalize_identifier(raw)
             while name in self._names:
                 name += "_vendor"
             self._names.add(name)
             self._known.add(raw)
             self._extra[raw] = [name, kind]
-            (self.drift.added if self.established else self.drift.kept_silently)[name] = kind
+            news = self.established and raw not in self._null_only
+            (self.drift.added if news else self.drift.kept_silently)[name] = kind
+            if raw in self._null_only:
+                self._null_only.discard(raw)
+                self._state["null_only"] = sorted(self._null_only)
         self._columns = self._build()
 
     def reject(self, record: dict[str, Any], found: list[tuple[str, str, Any]]) -> None:

@@ -155,6 +155,23 @@ def test_on_a_first_copy_extra_fields_are_kept_without_an_announcement(
     assert query(home, "SELECT count(DISTINCT risk_level) FROM charges") == [(1,)]
 
 
+def test_a_field_sent_empty_until_now_is_kept_when_a_value_comes_but_is_not_news(
+    emulator, home: Path
+) -> None:
+    control = EmulatorControl(emulator.url)
+    control.fault("stripe", "drift", add={"shipping_note": None})
+    sync(stripe(emulator.url, "charges"), home)
+    assert "shipping_note" not in columns_of(home, "charges")  # nothing to type it by yet
+    control.advance(seconds=3600, changes={"stripe.charges": {"updated": 5}})
+    control.fault("stripe", "drift", add={"shipping_note": "leave at the door"})
+
+    result = sync(stripe(emulator.url, "charges"), home)
+
+    found = result.drift["charges"]
+    assert found.added == {} and found.kept_silently == {"shipping_note": "string"}
+    assert columns_of(home, "charges")["shipping_note"] == "VARCHAR"
+
+
 def test_a_changed_type_is_quarantined_and_the_copy_keeps_the_earlier_version(
     emulator, home: Path
 ) -> None:
