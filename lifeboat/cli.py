@@ -16,7 +16,7 @@ from lifeboat.continuity import cli as continuity_cli
 from lifeboat.continuity.report import report_path
 from lifeboat.errors import LifeboatError
 from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials, start_emulator
-from lifeboat.status import copy_status, format_table
+from lifeboat.status import copy_status, format_set_aside, format_table, set_aside
 from replication import cli as replication_cli
 
 
@@ -174,7 +174,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    print(format_table(copy_status(home(), inventory())))
+    inv = inventory()
+    print(format_table(copy_status(home(), inv)))
+    if counts := set_aside(home(), inv):
+        print()
+        print(format_set_aside(counts))
     return 0
 
 

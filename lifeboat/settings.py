@@ -8,6 +8,9 @@ CONFIG_ENV = "LIFEBOAT_CONFIG"
 HOME_ENV = "LIFEBOAT_HOME"
 DEFAULT_CONFIG_FILE = "lifeboat.yaml"
 DEFAULT_HOME = ".lifeboat"
+# The table of each vendor's DuckDB file holding records set aside because a field
+# changed type (pipelines.drift).
+QUARANTINE_TABLE = "_quarantine"
 
 # What each vendor offers: its real API root (placeholders are filled from the vendor's
 # options or credentials), the datasets lifeboat copies, and the credentials it needs.

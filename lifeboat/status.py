@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lifeboat.config import Inventory
-from lifeboat.settings import VENDOR_CATALOG
+from lifeboat.settings import QUARANTINE_TABLE, VENDOR_CATALOG
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,28 @@ def copy_status(home: Path, inventory: Inventory) -> list[DatasetStatus]:
                 )
             )
     return rows
+
+
+def set_aside(home: Path, inventory: Inventory) -> dict[str, int]:
+    """Per vendor, records set aside in its quarantine because a field changed type."""
+    found = {}
+    for vendor in inventory.enabled_vendors():
+        manifest_path = home / "snapshots" / vendor / "manifest.json"
+        if not manifest_path.exists():
+            continue
+        entry = json.loads(manifest_path.read_text()).get("tables", {}).get(QUARANTINE_TABLE)
+        if entry and entry.get("rows"):
+            found[vendor] = int(entry["rows"])
+    return found
+
+
+def format_set_aside(counts: dict[str, int]) -> str:
+    """Lines naming each vendor's set-aside records and where to read them."""
+    return "\n".join(
+        f"{VENDOR_CATALOG[vendor]['title']}: {rows:,} records set aside because a field changed "
+        f"type; read them in {QUARANTINE_TABLE} of warehouse/{vendor}.duckdb"
+        for vendor, rows in sorted(counts.items())
+    )
 
 
 def _duration(minutes: int) -> str:

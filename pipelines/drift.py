@@ -35,12 +35,12 @@ import orjson
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.state import get_current_pipe_name
 
+from lifeboat.settings import QUARANTINE_TABLE
 from pipelines.arrow import Column
 from pipelines.settings import DUCKDB_CONFIG
 
 log = logging.getLogger("lifeboat.drift")
 
-QUARANTINE_TABLE = "_quarantine"
 # How much of an offending value a quarantine row and an announcement quote.
 QUOTE_CHARS = 120
 _STATE_KEY = "shape"

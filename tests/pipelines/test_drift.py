@@ -10,6 +10,8 @@ import duckdb
 import pytest
 
 from emulators.control import EmulatorControl
+from lifeboat.config import load_inventory
+from lifeboat.status import format_set_aside, set_aside
 from pipelines.arrow import Column, Misfit, to_table
 from pipelines.base import RetryPolicy, VendorContext
 from pipelines.drift import QUARANTINE_TABLE, infer_kind
@@ -212,6 +214,18 @@ def test_a_changed_type_is_quarantined_and_the_copy_keeps_the_earlier_version(
     with duckdb.connect(str(restored.path), read_only=True) as con:
         total = con.execute(f"SELECT count(*) FROM {QUARANTINE_TABLE}").fetchone()[0]
     assert total == found.quarantined + again.drift["charges"].quarantined
+    # `lifeboat status` names them and where to read them.
+    config = home / "lifeboat.yaml"
+    config.write_text(
+        f"vendors:\n  stripe:\n    base_url: {emulator.url}/stripe\n"
+        "    credentials: {api_key: DRIFT_TEST_STRIPE_KEY}\n"
+    )
+    counts = set_aside(home, load_inventory(config))
+    assert counts == {"stripe": total}
+    assert format_set_aside(counts) == (
+        f"Stripe: {total:,} records set aside because a field changed type; read them in "
+        "_quarantine of warehouse/stripe.duckdb"
+    )
 
 
 def test_a_reconciliation_does_not_take_set_aside_records_for_deleted(emulator, home: Path) -> None:
