@@ -152,6 +152,22 @@ def test_restore_drill_runs_daily_apart_from_the_copies_and_passes(scene: Scene)
     assert drills["charges"].metadata["live_rows"].value >= 150
 
 
+def test_a_run_that_copies_with_the_checks_selected_skips_the_drill(scene: Scene) -> None:
+    # As a backfill launched from the UI does: the assets and every check on them.
+    charges = dg.AssetKey(["stripe", "charges"])
+    job = scene.defs.resolve_implicit_job_def_def_for_assets([charges])
+    result = job.execute_in_process(
+        instance=scene.instance,
+        asset_selection=[charges],
+        partition_key=today(),
+    )
+    assert result.success
+    # The drill's step was part of the run, and restored nothing.
+    assert "stripe_restore_drill" in [e.step_key for e in result.get_step_success_events()]
+    assert result.get_asset_check_evaluations() == []
+    assert [m.asset_key for m in result.get_asset_materialization_events()] == [charges]
+
+
 def test_a_lockout_sends_one_alert_then_one_recovery(scene: Scene) -> None:
     assert scene.copy().success
     scene.tick("copy_success_sensor")
