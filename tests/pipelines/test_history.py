@@ -14,7 +14,15 @@ from emulators.control import EmulatorControl
 from lifeboat.errors import SuspectedShrink
 from pipelines.base import RetryPolicy, VendorContext
 from pipelines.history import as_of, keep_superseded
-from pipelines.runner import DATASET, guard_full_listings, sync, warehouse_path
+from pipelines.runner import (
+    DATASET,
+    appending_marker,
+    dedupe_first_loads,
+    guard_full_listings,
+    make_pipeline,
+    sync,
+    warehouse_path,
+)
 
 
 def stripe(url: str, *datasets: str) -> VendorContext:
@@ -132,3 +140,63 @@ def test_a_run_killed_after_keeping_versions_does_not_double_them(
         assert con.execute("SELECT count(*) FROM customers_history").fetchall()[0][0] == 20
         assert con.execute("SELECT count(*) FROM customers_versions").fetchall()[0][0] == before
         assert len(as_of(con, DATASET, "customers", datetime.now(UTC)).fetchall()) == 200
+
+
+def test_a_first_load_is_appended_and_keys_held_twice_keep_their_newest_row(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "vendor.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(
+            "CREATE TABLE main.items AS SELECT * FROM (VALUES "
+            "('a', TIMESTAMPTZ '2026-01-01', 'old', '1'), "
+            "('a', TIMESTAMPTZ '2026-01-02', 'new', '1'), "
+            "('b', TIMESTAMPTZ '2026-01-01', 'only', '1')) "
+            "AS t(id, _changed_at, note, _dlt_load_id)"
+        )
+        con.execute("CREATE TABLE main.clean AS SELECT 'x' AS id, '1' AS _dlt_load_id")
+
+    removed = dedupe_first_loads(database, ["items", "clean"], {"items": ["id"], "clean": ["id"]})
+
+    assert removed == {"items": 1}
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("SELECT id, note FROM items ORDER BY id").fetchall() == [
+            ("a", "new"),
+            ("b", "only"),
+        ]
+
+
+def test_the_first_load_appends_and_the_next_merges(emulator, home: Path) -> None:
+    control = EmulatorControl(emulator.url)
+    ctx = VendorContext("stripe", f"{emulator.url}/stripe", {"api_key": "sk_test_x"})
+    sync(ctx, home)
+    schema = make_pipeline("stripe", home).default_schema
+    assert schema.get_table("charges")["write_disposition"] == "append"
+    assert not appending_marker(home, "stripe").exists()
+
+    control.advance(seconds=3600, changes={"stripe.charges": {"updated": 5}})
+    result = sync(ctx, home)
+
+    schema = make_pipeline("stripe", home).default_schema
+    assert schema.get_table("charges")["write_disposition"] == "merge"
+    assert result.tables["charges"].rows_held == 2000 + result.tables["charges"].rows_loaded - 5
+    with duckdb.connect(str(warehouse_path(home, "stripe")), read_only=True) as con:
+        assert con.execute("SELECT count(*) - count(DISTINCT id) FROM charges").fetchone() == (0,)
+
+
+def test_a_run_that_died_before_its_duplicate_check_has_it_done_by_the_next(
+    emulator, home: Path
+) -> None:
+    ctx = VendorContext(
+        "stripe", f"{emulator.url}/stripe", {"api_key": "sk_test_x"}, datasets=("customers",)
+    )
+    sync(ctx, home)
+    database = warehouse_path(home, "stripe")
+    with duckdb.connect(str(database)) as con:  # as if the first load had held one twice
+        con.execute("INSERT INTO customers SELECT * FROM customers LIMIT 1")
+    appending_marker(home, "stripe").write_text('["customers"]')
+
+    result = sync(ctx, home)
+
+    assert result.tables["customers"].rows_held == 200
+    assert not appending_marker(home, "stripe").exists()
