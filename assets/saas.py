@@ -23,7 +23,6 @@ from lifeboat.messages import (
 )
 from lifeboat.settings import VENDOR_CATALOG
 from pipelines.base import VendorContext, Window
-from pipelines.drift import QUARANTINE_TABLE
 from pipelines.runner import SyncResult, make_pipeline, make_source, sync
 from resources.alerts import AlertsResource
 from resources.vendors import VendorResource, with_vendor_parameters
@@ -130,7 +129,6 @@ def announce_drift(
                         column: (problem.expected, problem.received)
                         for column, problem in found.misfit_columns.items()
                     },
-                    QUARANTINE_TABLE,
                 )
             )
         for message in messages:

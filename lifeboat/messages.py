@@ -17,7 +17,7 @@ from lifeboat.errors import (
     VendorOutage,
     VendorRateLimited,
 )
-from lifeboat.settings import VENDOR_CATALOG
+from lifeboat.settings import QUARANTINE_TABLE, VENDOR_CATALOG
 from lifeboat.status import copy_status
 
 # How each credential is called in a sentence a business owner reads.
@@ -295,7 +295,6 @@ def explain_set_aside(
     dataset: str,
     count: int,
     misfits: dict[str, tuple[str, str]],
-    table: str,
 ) -> str:
     """The announcement of records set aside because a field changed type.
 
@@ -309,10 +308,11 @@ def explain_set_aside(
     records = f"{count:,} record{'s' if count != 1 else ''}"
     return (
         f"{title} changed the type of {', '.join(misfits)} in {dataset}: {changes}. "
-        f"lifeboat set {records} aside, whole, in the {table} table of {vendor}.duckdb and "
-        f"kept your copy's earlier version of {'them' if count != 1 else 'it'}; nothing was "
+        f"lifeboat set {records} aside, whole, in the {QUARANTINE_TABLE} table of "
+        f"{vendor}.duckdb and kept your copy's earlier version of "
+        f"{'them' if count != 1 else 'it'}; nothing was "
         f"dropped and the rest of {dataset} copied as usual. Ask whoever maintains lifeboat "
-        f"to update the column in pipelines/{vendor}/settings.py; {table} shows what "
+        f"to update the column in pipelines/{vendor}/settings.py; {QUARANTINE_TABLE} shows what "
         f"{title} now sends."
     )
 

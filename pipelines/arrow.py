@@ -42,7 +42,8 @@ class Column:
         return tuple((self.path or self.name).split("."))
 
 
-def _get(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
+def value_at(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """The value at a dotted path into a record (None where the path does not lead)."""
     value: Any = record
     for key in keys:
         if not isinstance(value, dict):
@@ -280,7 +281,7 @@ def _read_type(column: Column, records: Sequence[dict[str, Any]]) -> pa.DataType
         return pa.float64()
     if column.kind != "timestamp":
         return _TYPES[column.kind]
-    sample = next((v for r in records[:50] if (v := _get(r, column.keys)) is not None), None)
+    sample = next((v for r in records[:50] if (v := value_at(r, column.keys)) is not None), None)
     if isinstance(sample, str):
         return None if sample.isdigit() else pa.string()
     return pa.int64()
@@ -326,7 +327,7 @@ def _values(records: Sequence[dict[str, Any]], column: Column) -> list[Any]:
     if len(keys) == 1:
         key = keys[0]
         return [r.get(key) for r in records]
-    return [_get(r, keys) for r in records]
+    return [value_at(r, keys) for r in records]
 
 
 def batched_tables(

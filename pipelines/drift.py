@@ -36,7 +36,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.state import get_current_pipe_name
 
 from lifeboat.settings import QUARANTINE_TABLE
-from pipelines.arrow import Column
+from pipelines.arrow import Column, value_at
 from pipelines.settings import DUCKDB_CONFIG
 
 log = logging.getLogger("lifeboat.drift")
@@ -186,7 +186,7 @@ class Shape:
 
     def reject(self, record: dict[str, Any], found: list[tuple[str, str, Any]]) -> None:
         """Set a record aside; `found` lists (column, expected kind, value) that misfit."""
-        key = {c.name: _key_value(record, c) for c in self.keys}
+        key = {c.name: value_at(record, c.keys) for c in self.keys}
         problems = [Problem(column, kind, quote_value(value)) for column, kind, value in found]
         self.drift.quarantined += 1
         for problem in problems:
@@ -199,13 +199,6 @@ class Shape:
         """What this run found: including the columns that began to misfit (to announce)."""
         self.drift.newly_misfit = sorted(set(self.drift.misfit_columns) - self._misfit_before)
         return self.drift
-
-
-def _key_value(record: dict[str, Any], column: Column) -> Any:
-    value: Any = record
-    for part in column.keys:
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 class DriftCollector:
@@ -227,10 +220,7 @@ class DriftCollector:
         return {name: shape.finish() for name, shape in self.shapes.items()}
 
     def quarantined(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for misfit in self.misfits:
-            counts[misfit.dataset] = counts.get(misfit.dataset, 0) + 1
-        return counts
+        return {name: s.drift.quarantined for name, s in self.shapes.items() if s.drift.quarantined}
 
 
 _ACTIVE: ContextVar[DriftCollector | None] = ContextVar("lifeboat_drift", default=None)

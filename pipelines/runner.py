@@ -289,7 +289,7 @@ def guard_full_listings(
             )
 
 
-def first_loads(pipeline: dlt.Pipeline, source: DltSource, held: dict[str, int]) -> list[str]:
+def first_loads(source: DltSource, held: dict[str, int]) -> list[str]:
     """Resources whose table the copy does not hold yet: their first load is appended.
 
     Merging into an empty table only spends a sort and a second write of every row (at a
@@ -373,7 +373,7 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
     if ctx.window is not None:
         apply_window(source, ctx.vendor, ctx.window)
     ran = list(source.selected_resources)
-    appending = first_loads(pipeline, source, held)
+    appending = first_loads(source, held)
     for name in appending:
         resource = source.resources[name]
         columns = resource.compute_table_schema().get("columns", {})

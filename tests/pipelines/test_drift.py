@@ -201,7 +201,7 @@ def test_a_changed_type_is_quarantined_and_the_copy_keeps_the_earlier_version(
         assert after.get(charge_id) == before.get(charge_id)
     # The records that fit were loaded as usual; nothing was lost or truncated.
     assert result.tables["charges"].rows_loaded > 0
-    assert len(after) + sum(1 for *_, r in rows if json.loads(r)["id"] not in after) >= len(before)
+    assert set(before) <= set(after)  # no charge the copy held was lost
 
     # Still misfitting on the next run: set aside again, announced no more.
     control.advance(seconds=3600, changes={"stripe.charges": {"updated": 4}})
