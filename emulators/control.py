@@ -47,6 +47,10 @@ class EmulatorControl:
     def clear_faults(self, vendor: str) -> None:
         self.fault(vendor, None)
 
+    def credentials(self, vendor: str, **values: str) -> None:
+        """Accept only these credentials for `vendor` from now on (a rotated or revoked key)."""
+        self._call("POST", "/credentials", {"vendor": vendor, "credentials": values})
+
     def reset_counters(self) -> None:
         self._call("POST", "/reset-counters", {})
 

@@ -326,10 +326,18 @@ class VendorApp:
 
     name = "vendor"
 
-    def __init__(self, clock: Clock, seed: int, scale: dict[str, int]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        seed: int,
+        scale: dict[str, int],
+        credentials: dict[str, str] | None = None,
+    ) -> None:
         self.clock = clock
         self.seed = seed
         self.scale = scale
+        # The only credentials this vendor accepts, by name (api_key, access_token, ...).
+        self.credentials: dict[str, str] = dict(credentials or {})
         self.datasets: dict[str, Dataset] = {}
         self.served: dict[str, int] = {}  # records served per dataset, for tests and benchmarks
         self._served_lock = threading.Lock()
@@ -354,8 +362,12 @@ class VendorApp:
         raise NotImplementedError
 
     def authorized(self, request: Request) -> bool:
-        """Whether the request carries credentials in the vendor's expected form."""
+        """Whether the request carries the credentials this vendor was given."""
         return True
+
+    def unauthorized(self, request: Request) -> Response:
+        """The vendor's answer to a missing, malformed or wrong credential."""
+        return self.error(401, "missing or malformed credentials")
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
         """The vendor's error body for a status (401, 403, 404, 400, 429, 503...)."""

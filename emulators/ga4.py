@@ -75,8 +75,8 @@ def day_date(number: int) -> dt.date:
 class App(VendorApp):
     name = "ga4"
 
-    def __init__(self, clock: Clock, seed: int, scale: dict[str, int]) -> None:
-        super().__init__(clock, seed, scale)
+    def __init__(self, clock: Clock, seed: int, scale: dict[str, int], credentials=None) -> None:
+        super().__init__(clock, seed, scale, credentials)
         # One record per day of history; the scale is how many days the property has data for.
         self.days = self.dataset("daily_metrics", HISTORY_DAYS)
         self.first_day = clock.start // DAY - self.days.initial

@@ -23,8 +23,8 @@ from emulators.core import (
     json_response,
     mix,
 )
+from emulators.names import person
 from emulators.settings import DAY
-from emulators.stripe import person
 
 PORTAL_ID = 24_680_135
 # Object ids are numeric strings; each type gets its own range so ids never collide.
@@ -203,8 +203,8 @@ class Query:
 class App(VendorApp):
     name = "hubspot"
 
-    def __init__(self, clock: Clock, seed: int, scale: dict[str, int]) -> None:
-        super().__init__(clock, seed, scale)
+    def __init__(self, clock: Clock, seed: int, scale: dict[str, int], credentials=None) -> None:
+        super().__init__(clock, seed, scale, credentials)
         self.contacts = self.dataset(
             "contacts", 500, created_per_day=20, updated_per_day=0.02, deleted_per_day=0.002
         )

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from emulators.core import BadRequest, Clock, Dataset, Request, Response, VendorApp, mix
+from emulators.names import FIRST_NAMES, LAST_NAMES, person
 from emulators.settings import DAY
-from emulators.stripe import FIRST_NAMES, LAST_NAMES, person
 
 API_PREFIX = "/3.0"
 ERROR_DOCS = "https://mailchimp.com/developer/marketing/docs/errors/"
@@ -111,8 +111,8 @@ def _between(values: list[int], lo: int, hi: int) -> int:
 class App(VendorApp):
     name = "mailchimp"
 
-    def __init__(self, clock: Clock, seed: int, scale: dict[str, int]) -> None:
-        super().__init__(clock, seed, scale)
+    def __init__(self, clock: Clock, seed: int, scale: dict[str, int], credentials=None) -> None:
+        super().__init__(clock, seed, scale, credentials)
         # Audiences are few and long-lived; their settings change now and then.
         self.lists = self.dataset("lists", 3, updated_per_day=0.05)
         # Member `index` belongs to list `index % n_lists`, at position `index // n_lists`.

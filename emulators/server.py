@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,15 @@ from emulators.core import (
     mix,
     name_code,
 )
-from emulators.settings import CONTROL_PREFIX, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SEED, EPOCH
+from emulators.credentials import Credentials, by_vendor, demo_credentials, read_env_file
+from emulators.settings import (
+    CONTROL_PREFIX,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_SEED,
+    DEMO_ENV,
+    EPOCH,
+)
 
 VENDORS = ("stripe", "hubspot", "zendesk", "mailchimp", "youtube", "ga4")
 
@@ -51,8 +60,14 @@ class Emulator:
     """All vendor apps over one clock and one set of faults."""
 
     def __init__(
-        self, seed: int = DEFAULT_SEED, scale: dict[str, int] | None = None, start: int = EPOCH
+        self,
+        seed: int = DEFAULT_SEED,
+        scale: dict[str, int] | None = None,
+        start: int = EPOCH,
+        credentials: Credentials | None = None,
     ):
+        """`credentials` per vendor (stripe: {api_key: ...}); by default the demo keys."""
+        accepted = demo_credentials(VENDORS) if credentials is None else credentials
         self.clock = Clock(start)
         self.faults = Faults()
         self.seed = seed
@@ -61,7 +76,7 @@ class Emulator:
         self.apps: dict[str, VendorApp] = {}
         for name in VENDORS:
             module = importlib.import_module(f"emulators.{name}")
-            self.apps[name] = module.App(self.clock, seed, self.scale)
+            self.apps[name] = module.App(self.clock, seed, self.scale, accepted.get(name))
         self.requests: dict[str, int] = {}
         # Seconds spent building responses, per vendor: benchmarks show the server's share.
         self.busy: dict[str, float] = {}
@@ -113,7 +128,7 @@ class Emulator:
             elif mode == "partial":
                 request.share = float(fault.get("share", 0.5))
         if not app.authorized(request):
-            return app.error(401, "missing or malformed credentials")
+            return app.unauthorized(request)
         started = time.perf_counter()
         with self.lock:
             response = app.route(request)
@@ -139,6 +154,14 @@ class Emulator:
             mode = payload.pop("mode", None)
             self.faults.set(vendor, mode, **payload)
             return json_response({"faults": self.faults.describe()})
+        if path == "/credentials" and method == "POST":
+            # A key rotated or revoked at the vendor: the old one is refused from now on.
+            vendor = payload.get("vendor")
+            if vendor not in self.apps:
+                return json_response({"error": f"unknown vendor {vendor!r}"}, 400)
+            with self.lock:
+                self.apps[vendor].credentials = dict(payload.get("credentials") or {})
+            return json_response({"vendor": vendor, "names": sorted(self.apps[vendor].credentials)})
         if path == "/reset-counters" and method == "POST":
             with self.lock:
                 self.requests.clear()
@@ -248,12 +271,18 @@ def parse_start(text: str) -> int:
     return int(day.timestamp())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lifeboat emulate", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The emulator's options, shared by `python -m emulators` and `lifeboat emulate`."""
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--scale", action="append", default=[], metavar="VENDOR.DATASET=N")
+    parser.add_argument(
+        "--scale",
+        action="append",
+        default=[],
+        metavar="VENDOR.DATASET=N",
+        help="records existing at the start, e.g. stripe.charges=1000000 (repeatable)",
+    )
     parser.add_argument(
         "--start",
         type=parse_start,
@@ -261,9 +290,29 @@ def main(argv: list[str] | None = None) -> int:
         metavar="YYYY-MM-DD",
         help="the emulated clock's first moment (UTC midnight); default 2026-01-01",
     )
-    args = parser.parse_args(argv)
-    emulator = Emulator(args.seed, parse_scale(args.scale), start=args.start)
-    server = EmulatorServer(emulator, args.host, args.port)
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        default=DEMO_ENV,
+        metavar="ENV_FILE",
+        help="the keys the emulated vendors accept, as VENDOR_NAME=value lines "
+        "(default: emulators/demo.env)",
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve every emulated vendor until interrupted."""
+    try:
+        accepted = by_vendor(read_env_file(args.credentials), VENDORS)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--credentials: {exc}") from None
+    emulator = Emulator(args.seed, parse_scale(args.scale), start=args.start, credentials=accepted)
+    try:
+        server = EmulatorServer(emulator, args.host, args.port)
+    except OSError as exc:
+        raise SystemExit(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror}; choose another with --port"
+        ) from None
     print(f"emulating {', '.join(VENDORS)} at {server.url}", flush=True)
     try:
         server.httpd.serve_forever()
@@ -272,6 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.httpd.server_close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulators", description=__doc__)
+    add_arguments(parser)
+    return serve(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

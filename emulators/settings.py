@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 DAY = 86_400
 # The emulated clock starts here (2026-01-01T00:00:00Z) unless told otherwise.
 EPOCH = 1_767_225_600
@@ -11,3 +13,5 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_SEED = 42
 CONTROL_PREFIX = "_emulator"
+# The credentials the emulators accept unless told others (and the demo exports).
+DEMO_ENV = Path(__file__).parent / "demo.env"

@@ -18,6 +18,7 @@ from emulators.core import (
     VendorApp,
     json_response,
 )
+from emulators.names import person
 from emulators.settings import DAY
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -33,46 +34,6 @@ OBJECT_NAMES = {
     "subscriptions": "subscription",
 }
 EVENT_KINDS = ("created", "updated", "deleted")
-FIRST_NAMES = [
-    "Ada",
-    "Bruno",
-    "Chloé",
-    "Dmitri",
-    "Eve",
-    "Farah",
-    "Gustav",
-    "Hana",
-    "Idris",
-    "José",
-    "Kenji",
-    "Lena",
-    "Mateo",
-    "Nia",
-    "Oskar",
-    "Priya",
-    "Quinn",
-    "Rosa",
-    "Søren",
-    "Tariq",
-]
-LAST_NAMES = [
-    "Abbott",
-    "Becker",
-    "Castillo",
-    "Dubois",
-    "Eriksen",
-    "Fischer",
-    "García",
-    "Hughes",
-    "Ivanova",
-    "Jensen",
-    "Kowalski",
-    "López",
-    "Müller",
-    "Nakamura",
-    "O'Brien",
-    "Patel",
-]
 CURRENCIES = ["usd", "usd", "usd", "eur", "gbp"]
 
 
@@ -100,23 +61,11 @@ def un_b62(text: str) -> int:
     return value
 
 
-def person(ds: Dataset, index: int) -> tuple[str, str, str]:
-    """A deterministic (name, email, phone) for a customer index."""
-    h = ds.hash(index, 1)
-    first = FIRST_NAMES[h % len(FIRST_NAMES)]
-    last = LAST_NAMES[(h >> 8) % len(LAST_NAMES)]
-    ascii_last = last.lower().replace("í", "i").replace("ó", "o").replace("ü", "u").replace("'", "")
-    ascii_first = first.lower().replace("é", "e").replace("ø", "o")
-    email = f"{ascii_first}.{ascii_last}{index}@example.com"
-    phone = f"+1555{(h >> 16) % 10_000_000:07d}"
-    return f"{first} {last}", email, phone
-
-
 class App(VendorApp):
     name = "stripe"
 
-    def __init__(self, clock, seed, scale) -> None:
-        super().__init__(clock, seed, scale)
+    def __init__(self, clock, seed, scale, credentials=None) -> None:
+        super().__init__(clock, seed, scale, credentials)
         self.customers = self.dataset(
             "customers", 200, created_per_day=5, updated_per_day=0.01, deleted_per_day=0.001
         )

@@ -19,7 +19,7 @@ from emulators.core import (
     mix,
     name_code,
 )
-from emulators.stripe import person
+from emulators.names import person
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # The channel's id and title: one channel per emulator, the one the OAuth token belongs to.
@@ -146,8 +146,8 @@ def thumbnails(url: str) -> dict[str, Any]:
 class App(VendorApp):
     name = "youtube"
 
-    def __init__(self, clock: Clock, seed: int, scale: dict[str, int]) -> None:
-        super().__init__(clock, seed, scale)
+    def __init__(self, clock: Clock, seed: int, scale: dict[str, int], credentials=None) -> None:
+        super().__init__(clock, seed, scale, credentials)
         self.videos = self.dataset(
             "videos", 300, created_per_day=0.5, updated_per_day=0.02, deleted_per_day=0.0005
         )

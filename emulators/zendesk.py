@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from emulators.core import BadRequest, Dataset, Request, Response, VendorApp, json_response
+from emulators.names import FIRST_NAMES, LAST_NAMES, person
 from emulators.settings import DAY
-from emulators.stripe import FIRST_NAMES, LAST_NAMES, person
 
 MAX_PER_PAGE = 1000
 # The export leaves out anything created or changed within this many seconds of the
@@ -85,8 +85,8 @@ class App(VendorApp):
     # Record `url` fields name the account's real host, as Zendesk's do.
     base_url = "https://lifeboat-demo.zendesk.com"
 
-    def __init__(self, clock, seed, scale) -> None:
-        super().__init__(clock, seed, scale)
+    def __init__(self, clock, seed, scale, credentials=None) -> None:
+        super().__init__(clock, seed, scale, credentials)
         self.users = self.dataset(
             "users", 300, created_per_day=6, updated_per_day=0.01, deleted_per_day=0.002
         )
