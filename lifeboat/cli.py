@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from emulators import server as emulator_server
 from lifeboat import restore_cli
 from lifeboat.config import home, inventory, load_inventory
 from lifeboat.continuity import cli as continuity_cli
@@ -128,9 +129,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
-    from emulators.server import main
-
-    return main(args.rest)
+    return emulator_server.serve(args)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -239,9 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
     emulate = sub.add_parser(
-        "emulate", help="run the vendor emulators (see --help)", add_help=False
+        "emulate",
+        help="run the vendor emulators alone",
+        description="Serve every emulated vendor's API over HTTP, for the demo and tests.",
     )
-    emulate.add_argument("rest", nargs=argparse.REMAINDER)
+    emulator_server.add_arguments(emulate)
     emulate.set_defaults(func=cmd_emulate)
     sync = sub.add_parser("sync", help="copy vendors now, without Dagster")
     sync.add_argument("vendors", nargs="*")
