@@ -17,6 +17,7 @@ from lifeboat.config import load_inventory
 from lifeboat.instance import PROJECT_ROOT, load_demo_credentials
 from lifeboat.settings import VENDOR_CATALOG
 from pipelines.runner import warehouse_path
+from tests.keys import STRIPE_KEY
 
 
 def stripe_only(tmp_path: Path, url: str) -> Path:
@@ -58,7 +59,7 @@ def test_every_catalog_dataset_is_an_asset_with_group_kinds_and_description(home
 def test_materialize_copies_into_duckdb_with_metadata(
     emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", "sk_test_dagster")
+    monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", STRIPE_KEY)
     defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
     job = defs.resolve_job_def("copy_stripe")
     result = job.execute_in_process(partition_key=today(), instance=dg.DagsterInstance.ephemeral())
@@ -162,7 +163,7 @@ def test_backfill_of_past_days_loads_their_window_and_keeps_the_cursor(
     from emulators.control import EmulatorControl
     from pipelines.runner import cursors, make_pipeline
 
-    monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", "sk_test_dagster")
+    monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", STRIPE_KEY)
     defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
     job = defs.resolve_job_def("copy_stripe")
     instance = dg.DagsterInstance.ephemeral()

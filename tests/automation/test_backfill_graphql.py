@@ -27,10 +27,11 @@ from emulators.server import EmulatorServer
 from lifeboat.instance import PROJECT_ROOT
 from pipelines.base import VendorContext
 from pipelines.runner import cursors, make_pipeline, sync, warehouse_path
+from tests.keys import STRIPE_KEY
 
 DAGSTER = Path(sys.executable).parent / "dagster"
 KEY_ENV = "LIFEBOAT_TEST_STRIPE_KEY"
-KEY = "sk_test_graphql"
+KEY = STRIPE_KEY
 LOCATION = "lifeboat"  # workspace.yaml's location_name
 REPOSITORY = "__repository__"  # the repository a Definitions object becomes
 DAYS = ["2026-01-02", "2026-01-03"]

@@ -18,8 +18,9 @@ from pipelines.drift import QUARANTINE_TABLE, infer_kind
 from pipelines.reconcile import reconcile
 from pipelines.restore import drill, restore_vendor
 from pipelines.runner import sync, warehouse_path
+from tests.keys import STRIPE_KEY
 
-KEY = "sk_test_lifeboat"
+KEY = STRIPE_KEY
 COLUMNS = [
     Column("id", key=True),
     Column("amount", "int"),

@@ -23,13 +23,14 @@ from pipelines.runner import (
     sync,
     warehouse_path,
 )
+from tests.keys import STRIPE_KEY
 
 
 def stripe(url: str, *datasets: str) -> VendorContext:
     return VendorContext(
         "stripe",
         f"{url}/stripe",
-        {"api_key": "sk_test_history"},
+        {"api_key": STRIPE_KEY},
         datasets=datasets,
         retries=RetryPolicy(2, 5),
     )
@@ -168,7 +169,7 @@ def test_a_first_load_is_appended_and_keys_held_twice_keep_their_newest_row(
 
 def test_the_first_load_appends_and_the_next_merges(emulator, home: Path) -> None:
     control = EmulatorControl(emulator.url)
-    ctx = VendorContext("stripe", f"{emulator.url}/stripe", {"api_key": "sk_test_x"})
+    ctx = VendorContext("stripe", f"{emulator.url}/stripe", {"api_key": STRIPE_KEY})
     sync(ctx, home)
     schema = make_pipeline("stripe", home).default_schema
     assert schema.get_table("charges")["write_disposition"] == "append"
@@ -188,7 +189,7 @@ def test_a_run_that_died_before_its_duplicate_check_has_it_done_by_the_next(
     emulator, home: Path
 ) -> None:
     ctx = VendorContext(
-        "stripe", f"{emulator.url}/stripe", {"api_key": "sk_test_x"}, datasets=("customers",)
+        "stripe", f"{emulator.url}/stripe", {"api_key": STRIPE_KEY}, datasets=("customers",)
     )
     sync(ctx, home)
     database = warehouse_path(home, "stripe")

@@ -14,13 +14,15 @@ import pytest
 from emulators.control import EmulatorControl
 from pipelines.base import VendorContext
 from pipelines.runner import sync, warehouse_path
+from tests.keys import STRIPE_KEY
 
 CHILD = """
 import sys
 from pathlib import Path
 from pipelines.base import VendorContext
 from pipelines.runner import sync
-sync(VendorContext("stripe", sys.argv[1] + "/stripe", {"api_key": "sk_test_kill"},
+from tests.keys import STRIPE_KEY
+sync(VendorContext("stripe", sys.argv[1] + "/stripe", {"api_key": STRIPE_KEY},
                    datasets=("charges",)), Path(sys.argv[2]))
 """
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +49,7 @@ def test_killed_sync_then_rerun_has_every_record_once(make_emulator, home: Path,
     server = make_emulator({"stripe.charges": 30_000})
     control = EmulatorControl(server.url)
     ctx = VendorContext(
-        "stripe", f"{server.url}/stripe", {"api_key": "sk_test_kill"}, datasets=("charges",)
+        "stripe", f"{server.url}/stripe", {"api_key": STRIPE_KEY}, datasets=("charges",)
     )
     sync(ctx, home)
     good = charges(home)

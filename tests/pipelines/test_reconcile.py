@@ -13,13 +13,14 @@ from pipelines.base import RetryPolicy, VendorContext
 from pipelines.reconcile import reconcile
 from pipelines.runner import sync, warehouse_path
 from pipelines.snapshot import read_manifest
+from tests.keys import STRIPE_KEY
 
 
 def stripe(url: str) -> VendorContext:
     return VendorContext(
         "stripe",
         f"{url}/stripe",
-        {"api_key": "sk_test_reconcile"},
+        {"api_key": STRIPE_KEY},
         datasets=("customers", "subscriptions"),
         retries=RetryPolicy(2, 5),
     )
@@ -80,7 +81,7 @@ def test_reconcile_job_fails_in_dagster_with_the_plain_message(
         f"vendors:\n  stripe:\n    base_url: {emulator.url}/stripe\n"
         "    credentials: {api_key: RECONCILE_TEST_KEY}\n"
     )
-    monkeypatch.setenv("RECONCILE_TEST_KEY", "sk_test_reconcile")
+    monkeypatch.setenv("RECONCILE_TEST_KEY", STRIPE_KEY)
     defs = build_definitions(load_inventory(config), home)
     assert "reconcile_stripe_weekly" in {s.name for s in defs.schedules}
     EmulatorControl(emulator.url).fault("stripe", "partial", share=0.4)

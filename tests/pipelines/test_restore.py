@@ -17,12 +17,13 @@ from pipelines.base import VendorContext
 from pipelines.restore import RestoreError, drill, restore_vendor
 from pipelines.runner import snapshot_dir, sync, warehouse_path
 from pipelines.snapshot import read_manifest, sha256
+from tests.keys import STRIPE_KEY
 
 SCALE = {"stripe.customers": 60, "stripe.charges": 400, "stripe.invoices": 90}
 
 
 def copy_stripe(url: str, home: Path) -> None:
-    sync(VendorContext("stripe", f"{url}/stripe", {"api_key": "sk_test_restore"}), home)
+    sync(VendorContext("stripe", f"{url}/stripe", {"api_key": STRIPE_KEY}), home)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import duckdb
 from emulators.control import EmulatorControl
 from pipelines.base import VendorContext, Window
 from pipelines.runner import cursors, make_pipeline, sync, warehouse_path
+from tests.keys import GA4_TOKEN, STRIPE_KEY
 
 DAY = 86_400
 
@@ -18,7 +19,7 @@ DAY = 86_400
 def test_window_loads_its_days_only_and_keeps_the_cursor(emulator, home: Path) -> None:
     control = EmulatorControl(emulator.url)
     ctx = VendorContext(
-        "stripe", f"{emulator.url}/stripe", {"api_key": "sk_test_w"}, datasets=("charges",)
+        "stripe", f"{emulator.url}/stripe", {"api_key": STRIPE_KEY}, datasets=("charges",)
     )
     sync(ctx, home)
     cursor_before = cursors(make_pipeline("stripe", home))["charges"]
@@ -53,7 +54,7 @@ def test_window_loads_its_days_only_and_keeps_the_cursor(emulator, home: Path) -
 
 def test_window_on_a_date_cursor_reads_exactly_its_days(emulator, home: Path) -> None:
     ctx = VendorContext(
-        "ga4", f"{emulator.url}/ga4", {"access_token": "ya29.w"}, {"property_id": "123"}
+        "ga4", f"{emulator.url}/ga4", {"access_token": GA4_TOKEN}, {"property_id": "123"}
     )
     sync(ctx, home)
     cursor_before = cursors(make_pipeline("ga4", home))["daily_metrics"]
