@@ -11,7 +11,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.columns import Column, value_at
+from pipelines.drift import current_shape
 from pipelines.settings import BATCH_ROWS
+
+__all__ = ["Column", "batched_tables", "schema", "to_table", "value_at"]
 
 _TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -21,35 +25,6 @@ _TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
     "json": pa.string(),
 }
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column of the copy: its name, where it sits in the vendor's record, and its type.
-
-    `path` is a dotted path into the record ("billing_details.email"); `kind` is one of
-    string, int, float, bool, timestamp (epoch seconds or ISO 8601), json (kept as text).
-    `key` marks primary-key columns, declared non-null as dlt declares them.
-    """
-
-    name: str
-    kind: str = "string"
-    path: str | None = None
-    key: bool = False  # part of the primary key: never null
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return tuple((self.path or self.name).split("."))
-
-
-def value_at(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    """The value at a dotted path into a record (None where the path does not lead)."""
-    value: Any = record
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -338,8 +313,6 @@ def batched_tables(
     Inside a sync, the tables follow the dataset's shape (pipelines.drift): fields the
     vendor added become columns, and records with values that no longer fit are set aside.
     """
-    from pipelines.drift import current_shape  # drift builds on this module's Column
-
     shape = current_shape(columns)
 
     def table(records: list[dict[str, Any]]) -> pa.Table:
