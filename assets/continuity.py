@@ -7,7 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from automation.copies import ALL_COPIES_JOB, vendor_job_name
+from assets.outcomes import failure_outcome, failure_text
+from lifeboat import names
 from lifeboat.config import Inventory
 from lifeboat.continuity import vendor_status as vs
 from lifeboat.continuity.catalog import load, open_catalog, output_dir, query
@@ -76,7 +77,7 @@ def vendor_signals(
             if event is not None:
                 materialized[(vendor, dataset)] = datetime.fromtimestamp(event.timestamp, UTC)
         latest: dg.RunRecord | None = None
-        for job in (vendor_job_name(vendor), ALL_COPIES_JOB):
+        for job in (names.copy_job(vendor), names.ALL_COPIES_JOB):
             records = instance.get_run_records(
                 dg.RunsFilter(job_name=job, statuses=list(FINISHED_RUN)), limit=1
             )
@@ -87,7 +88,7 @@ def vendor_signals(
         if latest is None or latest.dagster_run.status not in FAILED_RUN:
             continue
         run = latest.dagster_run
-        if run.job_name == vendor_job_name(vendor):
+        if run.job_name == names.copy_job(vendor):
             # The vendor's own run failing before its step (bad configuration, say) counts too;
             # a step failure found below says more and replaces it.
             for record in instance.get_records_for_run(
@@ -103,17 +104,12 @@ def vendor_signals(
             run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
         ).records:
             event = record.event_log_entry.dagster_event
-            if event is None or not (event.step_key or "").startswith(f"{vendor}_copy"):
+            if event is None or names.vendor_of_step(event.step_key, [vendor]) != vendor:
                 continue
-            error = event.step_failure_data.error if event.step_failure_data else None
-            text = ""
-            while error is not None:
-                text += error.message + "\n"
-                error = error.cause
-            failure = vs.classify(vendor, text)
+            outcome = failure_outcome(event)
             failures[vendor] = vs.Failure(
-                failure.kind,
-                failure.message,
+                outcome.kind if outcome else vs.FAILED,
+                str(outcome.error()) if outcome else (failure_text(event) or "run failed")[:500],
                 datetime.fromtimestamp(record.event_log_entry.timestamp, UTC),
             )
     return failures, materialized

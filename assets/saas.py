@@ -12,14 +12,13 @@ import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from assets.outcomes import copy_failure
+from lifeboat import names
 from lifeboat.alerts import Alert, Alerter
 from lifeboat.config import Inventory
 from lifeboat.messages import (
-    explain,
     explain_new_columns,
     explain_set_aside,
-    gather_facts,
-    vendor_error_in,
 )
 from lifeboat.settings import VENDOR_CATALOG
 from pipelines.base import VendorContext, Window
@@ -54,7 +53,7 @@ class CopyTranslator(DagsterDltTranslator):
                 "vendor": title,
                 "rpo_minutes": int(rpo.total_seconds() // 60),
             },
-            tags={"lifeboat/vendor": self.vendor},
+            tags={names.VENDOR_TAG: self.vendor},
         )
 
 
@@ -190,16 +189,13 @@ def vendor_copy(
                 replace(api.context(selected or datasets), window=window), warehouse.home_path
             )
         except Exception as exc:
-            error = vendor_error_in(exc)
-            if error is None:
+            # The message a person reads in the UI and in alerts (what happened, what is
+            # still safe, what to do), and the outcome the sensors read, as metadata.
+            secrets = tuple(api.credentials().values())
+            failure = copy_failure(exc, vendor, warehouse.home_path, inventory, secrets)
+            if failure is None:
                 raise
-            # The message a person reads in the UI and in alerts: what happened, what is
-            # still safe, what to do. The failure sensor reads the kind from the chain.
-            facts = gather_facts(vendor, warehouse.home_path, inventory)
-            raise dg.Failure(
-                description=explain(error, facts),
-                metadata={"lifeboat/error_kind": error.kind},
-            ) from error
+            raise failure from exc
         if any(found.announce for found in result.drift.values()):
             announce_drift(vendor, result, alerts.alerter(), context.log.warning)
         for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
@@ -218,13 +214,13 @@ def vendor_copy(
     return dlt_assets(
         dlt_source=make_source(_placeholder_context(inventory, vendor, datasets)),
         dlt_pipeline=make_pipeline(vendor, data_dir),
-        name=f"{vendor}_daily" if partitions_def else f"{vendor}_copy",
+        name=names.copy_step(vendor, daily=partitions_def is not None),
         dagster_dlt_translator=translator,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
         # One copy step per vendor at a time: one writer per DuckDB file, one client
         # within the vendor's rate limits.
-        pool=f"vendor_{vendor}",
+        pool=names.vendor_pool(vendor),
     )(with_vendor_parameters(copy, [vendor]))
 
 

@@ -6,30 +6,25 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from lifeboat import names
 from lifeboat.cadence import cron_for_rpo
 from lifeboat.config import Inventory
-
-ALL_COPIES_JOB = "copy_all_vendors"
-
-
-def vendor_job_name(vendor: str) -> str:
-    return f"copy_{vendor}"
 
 
 def copy_jobs(inventory: Inventory) -> list[dg.UnresolvedAssetJobDefinition]:
     jobs = [
         dg.define_asset_job(
-            vendor_job_name(vendor),
+            names.copy_job(vendor),
             # The restore drill runs daily in its own job, not after every copy.
             selection=dg.AssetSelection.groups(vendor).without_checks(),
             description=f"Copy every enabled {vendor} dataset into the local warehouse.",
-            tags={"lifeboat/vendor": vendor},
+            tags={names.VENDOR_TAG: vendor},
         )
         for vendor in inventory.enabled_vendors()
     ]
     jobs.append(
         dg.define_asset_job(
-            ALL_COPIES_JOB,
+            names.ALL_COPIES_JOB,
             selection=dg.AssetSelection.groups(*inventory.enabled_vendors()).without_checks(),
             description="Copy every enabled dataset of every vendor.",
         )
@@ -51,8 +46,8 @@ def _vendor_schedule(inventory: Inventory, vendor: str) -> dg.ScheduleDefinition
     partitioned = bool(inventory.daily_datasets(vendor))
 
     @dg.schedule(
-        name=f"{vendor}_every_rpo",
-        job_name=vendor_job_name(vendor),
+        name=names.copy_schedule(vendor),
+        job_name=names.copy_job(vendor),
         cron_schedule=cron_for_rpo(strictest),
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -6,18 +6,15 @@ from typing import Any
 
 import dagster as dg
 
+from assets.outcomes import copy_failure
+from lifeboat import names
 from lifeboat.config import Inventory
-from lifeboat.messages import explain, gather_facts, vendor_error_in
 from pipelines.reconcile import reconcile
 from resources.vendors import VendorResource, with_vendor_parameters
 from resources.warehouse import WarehouseResource
 
 # Sunday 03:00 UTC: a full listing is the heaviest read lifeboat makes of a vendor.
 RECONCILE_CRON = "0 3 * * 0"
-
-
-def reconcile_job_name(vendor: str) -> str:
-    return f"reconcile_{vendor}"
 
 
 def _reconcile_job(inventory: Inventory, vendor: str) -> dg.JobDefinition:
@@ -27,13 +24,11 @@ def _reconcile_job(inventory: Inventory, vendor: str) -> dg.JobDefinition:
         try:
             result = reconcile(apis[vendor].context(), warehouse.home_path)
         except Exception as exc:
-            error = vendor_error_in(exc)
-            if error is None:
+            secrets = tuple(apis[vendor].credentials().values())
+            failure = copy_failure(exc, vendor, warehouse.home_path, inventory, secrets)
+            if failure is None:
                 raise
-            raise dg.Failure(
-                description=explain(error, gather_facts(vendor, warehouse.home_path, inventory)),
-                metadata={"lifeboat/error_kind": error.kind},
-            ) from error
+            raise failure from exc
         context.log.info(
             "%s: listed %s; marked deleted (gone upstream) %s",
             vendor,
@@ -42,18 +37,18 @@ def _reconcile_job(inventory: Inventory, vendor: str) -> dg.JobDefinition:
         )
 
     op = dg.op(
-        name=f"reconcile_{vendor}_op",
-        pool=f"vendor_{vendor}",
+        name=names.reconcile_op(vendor),
+        pool=names.vendor_pool(vendor),
         description=f"List every {vendor} dataset in full and mark records gone upstream deleted.",
     )(with_vendor_parameters(run, [vendor]))
 
     @dg.job(
-        name=reconcile_job_name(vendor),
+        name=names.reconcile_job(vendor),
         description=(
             f"Compare a full listing of {vendor} with the copy: records gone upstream are "
             "marked deleted (never removed); a listing far smaller than the copy fails loudly."
         ),
-        tags={"lifeboat/vendor": vendor},
+        tags={names.VENDOR_TAG: vendor},
     )
     def job() -> None:
         op()
@@ -62,15 +57,16 @@ def _reconcile_job(inventory: Inventory, vendor: str) -> dg.JobDefinition:
 
 
 def reconcile_definitions(inventory: Inventory) -> dict[str, Any]:
-    jobs = [_reconcile_job(inventory, vendor) for vendor in inventory.enabled_vendors()]
+    vendors = list(inventory.enabled_vendors())
+    jobs = [_reconcile_job(inventory, vendor) for vendor in vendors]
     schedules = [
         dg.ScheduleDefinition(
-            name=f"{job.name}_weekly",
+            name=names.reconcile_schedule(vendor),
             job=job,
             cron_schedule=RECONCILE_CRON,
             execution_timezone="UTC",
             default_status=dg.DefaultScheduleStatus.RUNNING,
         )
-        for job in jobs
+        for vendor, job in zip(vendors, jobs, strict=True)
     ]
     return {"jobs": jobs, "schedules": schedules}

@@ -8,7 +8,8 @@ from typing import Any
 
 import dagster as dg
 
-from automation.copies import today, vendor_job_name
+from automation.copies import today
+from lifeboat import names
 from lifeboat.alerts import Alert
 from lifeboat.config import Inventory
 from lifeboat.errors import VendorError
@@ -16,7 +17,6 @@ from pipelines.ping import ping
 from resources.alerts import AlertsResource
 from resources.vendors import VendorResource, with_vendor_parameters
 
-RECOVERY_SENSOR = "vendor_recovery_sensor"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 RECOVERY_TAG = "lifeboat/recovery"
@@ -55,7 +55,7 @@ def missed_days(
 
 def _busy(instance: dg.DagsterInstance, vendor: str) -> bool:
     runs = instance.get_runs(
-        filters=dg.RunsFilter(job_name=vendor_job_name(vendor), statuses=ACTIVE), limit=1
+        filters=dg.RunsFilter(job_name=names.copy_job(vendor), statuses=ACTIVE), limit=1
     )
     return bool(runs)
 
@@ -67,7 +67,7 @@ def recovery_sensor(
 ) -> dg.SensorDefinition:
     """Per vendor with daily datasets: once it answers again, one backfill of the missed days."""
     vendors = [v for v in inventory.enabled_vendors() if inventory.daily_datasets(v)]
-    targets = [job for job in jobs if job.name in {vendor_job_name(v) for v in vendors}]
+    targets = [job for job in jobs if job.name in {names.copy_job(v) for v in vendors}]
 
     def vendor_recovery_sensor(
         context: dg.SensorEvaluationContext, alerts: AlertsResource, **apis: VendorResource
@@ -101,7 +101,7 @@ def recovery_sensor(
                 continue
             requests.append(
                 dg.RunRequest(
-                    job_name=vendor_job_name(vendor),
+                    job_name=names.copy_job(vendor),
                     asset_selection=keys,
                     tags={RANGE_START_TAG: span[0], RANGE_END_TAG: span[1], RECOVERY_TAG: "true"},
                 )
@@ -123,7 +123,7 @@ def recovery_sensor(
         return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return dg.sensor(
-        name=RECOVERY_SENSOR,
+        name=names.RECOVERY_SENSOR,
         minimum_interval_seconds=CHECK_EVERY_SECONDS,
         jobs=targets,
         default_status=(

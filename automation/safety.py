@@ -10,7 +10,8 @@ from typing import Any
 
 import dagster as dg
 
-from automation.copies import ALL_COPIES_JOB, vendor_job_name
+from assets.outcomes import failure_outcome, failure_text
+from lifeboat import names
 from lifeboat.alerts import OK, Alert, Alerter, kind_for_error
 from lifeboat.config import Inventory
 from lifeboat.messages import (
@@ -19,9 +20,8 @@ from lifeboat.messages import (
     explain_recovered,
     explain_stale,
     gather_facts,
-    revive_error,
-    scrub,
 )
+from lifeboat.secrets import mask
 from lifeboat.settings import VENDOR_CATALOG
 from lifeboat.status import copy_status
 from pipelines.restore import drill
@@ -38,34 +38,14 @@ _IN_FLIGHT = {
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 }
-# Metadata key under which a copy asset may record the VendorError.kind it failed with.
-ERROR_KIND_KEY = "lifeboat/error_kind"
 RESTORE_DRILL = "restore_drill"
-RESTORE_DRILL_JOB = "restore_drills"
 # Daily, after the night's copies and the Sunday reconciliation (03:00 UTC).
 RESTORE_DRILL_CRON = "30 4 * * *"
 
 
-def _schedule_name(vendor: str) -> str:
-    return f"{vendor}_every_rpo"
-
-
 def _vendor_of_step(step_key: str | None, run: dg.DagsterRun) -> str | None:
-    """The vendor a failed step copies: steps are named `<vendor>_copy`."""
-    if step_key:
-        name = step_key.split(".")[0].removesuffix("_copy")
-        if name in VENDOR_CATALOG:
-            return name
-    return run.tags.get("lifeboat/vendor")
-
-
-def _error_chain(error: Any) -> tuple[list[str], list[str]]:
-    names, texts = [], []
-    while error is not None:
-        names.append(error.cls_name or "")
-        texts.append(error.message or "")
-        error = error.cause or getattr(error, "context", None)
-    return names, texts
+    """The vendor a failed step copies (`<vendor>_copy` or `<vendor>_daily`), else the run's."""
+    return names.vendor_of_step(step_key, VENDOR_CATALOG) or run.tags.get(names.VENDOR_TAG)
 
 
 def failed_vendors(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, dict[str, Any]]:
@@ -78,16 +58,11 @@ def failed_vendors(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str
         vendor = _vendor_of_step(event.step_key, run)
         if vendor is None:
             continue
-        data = event.step_failure_data
-        names, texts = _error_chain(data.error if data else None)
-        kind = None
-        if data is not None and data.user_failure_data is not None:
-            value = data.user_failure_data.metadata.get(ERROR_KIND_KEY)
-            kind = getattr(value, "value", value)
-        error = revive_error(vendor, names, texts, kind)
+        outcome = failure_outcome(event)
+        error = outcome.error() if outcome is not None else None
         state = kind_for_error(error.kind) if error else "failing_runs"
-        found[vendor] = {"state": state, "error": error, "text": texts[-1] if texts else ""}
-    vendor = run.tags.get("lifeboat/vendor")
+        found[vendor] = {"state": state, "error": error, "text": failure_text(event)}
+    vendor = run.tags.get(names.VENDOR_TAG)
     if not found and vendor:
         # The run failed before any step (e.g. a missing credential): still a failing copy.
         found[vendor] = {"state": "failing_runs", "error": None, "text": ""}
@@ -97,7 +72,7 @@ def failed_vendors(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str
 def _explain_failure(facts: Facts, entry: dict[str, Any], run_id: str) -> str:
     if entry["error"] is not None:
         return explain(entry["error"], facts)
-    text = scrub(entry["text"].strip().splitlines()[0] if entry["text"].strip() else "")
+    text = mask(entry["text"].strip().splitlines()[0] if entry["text"].strip() else "")
     reason = f": {text}" if text else ""
     return (
         f"The copy of {facts.title} failed{reason}. The copy held before is intact. Open run "
@@ -133,7 +108,7 @@ def alert_successful_run(
     run: dg.DagsterRun, inventory: Inventory, home: Path, alerter: Alerter
 ) -> list[Alert]:
     """A successful copy clears its vendors' failure state, with a recovery message."""
-    vendor = run.tags.get("lifeboat/vendor")
+    vendor = run.tags.get(names.VENDOR_TAG)
     vendors = [vendor] if vendor else list(inventory.enabled_vendors())
     sent = []
     for name in vendors:
@@ -149,7 +124,7 @@ def alert_successful_run(
 def _schedule_stopped(instance: dg.DagsterInstance, vendor: str) -> bool:
     """True when a person switched the vendor's schedule off (its default is on)."""
     for state in instance.all_instigator_state():
-        if state.name == _schedule_name(vendor) and state.status.value == "STOPPED":
+        if state.name == names.copy_schedule(vendor) and state.status.value == "STOPPED":
             return True
     return False
 
@@ -158,7 +133,7 @@ def stale_cause(instance: dg.DagsterInstance, vendor: str, alerter: Alerter) -> 
     """Why a vendor's copy is old: its last run's failure, the schedule, or nothing ran."""
     records = [
         record
-        for job in (vendor_job_name(vendor), ALL_COPIES_JOB)
+        for job in (names.copy_job(vendor), names.ALL_COPIES_JOB)
         for record in instance.get_run_records(filters=dg.RunsFilter(job_name=job), limit=1)
     ]
     if records:
@@ -267,7 +242,7 @@ def restore_drill(inventory: Inventory, vendor: str) -> dg.AssetChecksDefinition
                 "%s restore drill skipped in a run that copies data; it runs daily in the "
                 "%s job (or select the check alone in the UI)",
                 title,
-                RESTORE_DRILL_JOB,
+                names.RESTORE_DRILL_JOB,
             )
             return
         report = drill(warehouse.home_path, vendor)
@@ -303,7 +278,7 @@ def restore_drill(inventory: Inventory, vendor: str) -> dg.AssetChecksDefinition
 def restore_drill_job(inventory: Inventory) -> dg.UnresolvedAssetJobDefinition:
     """Every vendor's restore drill, apart from the copies: a drill restores whole snapshots."""
     return dg.define_asset_job(
-        RESTORE_DRILL_JOB,
+        names.RESTORE_DRILL_JOB,
         selection=dg.AssetSelection.checks(
             *(
                 dg.AssetCheckKey(dg.AssetKey([vendor, dataset]), RESTORE_DRILL)
@@ -320,8 +295,8 @@ def restore_drill_job(inventory: Inventory) -> dg.UnresolvedAssetJobDefinition:
 
 def restore_drill_schedule() -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
-        name="restore_drills_daily",
-        job_name=RESTORE_DRILL_JOB,
+        name=names.RESTORE_DRILL_SCHEDULE,
+        job_name=names.RESTORE_DRILL_JOB,
         cron_schedule=RESTORE_DRILL_CRON,
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -19,14 +19,14 @@ import dagster as dg
 import duckdb
 
 from automation.copies import today
-from automation.recovery import RECOVERY_SENSOR
 from emulators.control import EmulatorControl
+from lifeboat import names
 from lifeboat.config import load_inventory
 from lifeboat.instance import PROJECT_ROOT, start_emulator
 from pipelines.runner import cursors, make_pipeline, warehouse_path
 
 DOWN_DAYS = 2
-SENSORS = ("copy_failure_sensor", "copy_success_sensor", RECOVERY_SENSOR)
+SENSORS = ("copy_failure_sensor", "copy_success_sensor", names.RECOVERY_SENSOR)
 
 
 def _free_port() -> int:
@@ -126,7 +126,7 @@ def run_outage(home: Path, out: Callable[[str], None] = print) -> dict[str, Any]
 
             out(f"1. {first_day}: a normal copy of Stripe and Zendesk.")
             for vendor in ("stripe", "zendesk"):
-                result = story.run(f"copy_{vendor}", partition_key=today(now))
+                result = story.run(names.copy_job(vendor), partition_key=today(now))
                 out(f"   {vendor}: {_loaded(result)}")
             cursor = cursors(make_pipeline("stripe", home))["charges"]
 
@@ -153,7 +153,7 @@ def run_outage(home: Path, out: Callable[[str], None] = print) -> dict[str, Any]
 
             out("\n4. Stripe answers again: vendor_recovery_sensor backfills the missed days.")
             control.clear_faults("stripe")
-            requests = story.tick(RECOVERY_SENSOR)
+            requests = story.tick(names.RECOVERY_SENSOR)
             for request in requests:
                 backfill = story.run(
                     request.job_name,

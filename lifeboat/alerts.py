@@ -19,7 +19,7 @@ import duckdb
 import requests
 
 from lifeboat.alerts_config import AlertsConfig
-from lifeboat.messages import scrub
+from lifeboat.secrets import mask, secret_values
 from lifeboat.settings import VENDOR_CATALOG
 
 log = logging.getLogger("lifeboat.alerts")
@@ -272,8 +272,8 @@ class Alerter:
             return self._deliver(alert)
 
     def _deliver(self, alert: Alert) -> Alert:
-        secrets = [*self.secrets, *(os.environ.get(name, "") for name in self.secret_envs)]
-        alert = replace(alert, message=scrub(alert.message, secrets))
+        secrets = [*self.secrets, *secret_values(self.secret_envs)]
+        alert = replace(alert, message=mask(alert.message, secrets))
         delivered, failed = ["log"], []
         for channel in self.channels:
             try:

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 
 from emulators import server as emulator_server
-from lifeboat import restore_cli
+from lifeboat import names, restore_cli
 from lifeboat.config import home, inventory, load_inventory
 from lifeboat.continuity import cli as continuity_cli
 from lifeboat.continuity.report import report_path
@@ -34,9 +34,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         import dagster as dg
 
         from assets.continuity import REPORT_JOB
-        from automation.copies import ALL_COPIES_JOB, today
+        from automation.copies import today
         from automation.mysql import FAILOVER_CHECK_JOB
-        from automation.safety import RESTORE_DRILL_JOB
         from definitions import defs
         from replication.probe import probe
         from replication.sandbox import Sandbox
@@ -49,13 +48,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         started = time.monotonic()
         quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
         with dg.DagsterInstance.get() as instance:
-            copies = defs.resolve_job_def(ALL_COPIES_JOB).execute_in_process(
+            copies = defs.resolve_job_def(names.ALL_COPIES_JOB).execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config=quiet,
                 partition_key=today(),
             )
-            drills = defs.resolve_job_def(RESTORE_DRILL_JOB).execute_in_process(
+            drills = defs.resolve_job_def(names.RESTORE_DRILL_JOB).execute_in_process(
                 instance=instance, raise_on_error=False, run_config=quiet
             )
             health = defs.resolve_job_def(FAILOVER_CHECK_JOB).execute_in_process(

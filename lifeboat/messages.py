@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lifeboat import names
 from lifeboat.config import Inventory
 from lifeboat.errors import (
     SchemaDrift,
@@ -17,6 +17,7 @@ from lifeboat.errors import (
     VendorOutage,
     VendorRateLimited,
 )
+from lifeboat.secrets import mask
 from lifeboat.settings import QUARANTINE_TABLE, VENDOR_CATALOG
 from lifeboat.status import copy_status
 
@@ -27,12 +28,6 @@ _CREDENTIAL_WORDS = {
     "api_token": "API token",
     "email": "sign-in email",
 }
-# Vendor error bodies sometimes echo what they were sent; never let a key shape through.
-_SECRET_SHAPES = re.compile(
-    r"(sk|rk|pk)_(live|test)_[A-Za-z0-9]+|Bearer\s+\S+|ya29\.[A-Za-z0-9._-]+|"
-    r"\b[0-9a-f]{32}-us\d+\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -77,18 +72,10 @@ def gather_facts(vendor: str, home: Path, inventory: Inventory) -> Facts:
         vendor=vendor,
         held=held,
         credential_envs=envs,
-        job=f"copy_{vendor}",
+        job=names.copy_job(vendor),
         support=runbook.support if runbook else None,
         status_page=runbook.status_page if runbook else None,
     )
-
-
-def scrub(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
-    """Remove known secret values and anything shaped like a key from a text."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return _SECRET_SHAPES.sub("[redacted]", text)
 
 
 def when(moment: datetime | None) -> str:
@@ -148,7 +135,7 @@ def explain(error: VendorError, facts: Facts, secrets: tuple[str, ...] = ()) -> 
     """One plain message per kind of failure: what happened, that the copy is safe, what next."""
     name = facts.title
     copy = _copy_sentence(facts, error.dataset)
-    detail = scrub(error.detail.strip().rstrip("."), secrets)
+    detail = mask(error.detail.strip().rstrip("."), secrets)
     if isinstance(error, VendorLockout):
         words, envs = _credential_words(facts)
         text = (
@@ -236,8 +223,8 @@ def explain_stale(
     fill = {
         "title": facts.title,
         "envs": envs,
-        "job": facts.job or f"copy_{facts.vendor}",
-        "schedule": f"{facts.vendor}_every_rpo",
+        "job": facts.job or names.copy_job(facts.vendor),
+        "schedule": names.copy_schedule(facts.vendor),
     }
     why = CAUSES.get(cause, cause).format(**fill)
     step = NEXT_STEPS.get(cause, "").format(**fill)
@@ -315,43 +302,6 @@ def explain_set_aside(
         f"to update the column in pipelines/{vendor}/settings.py; {QUARANTINE_TABLE} shows what "
         f"{title} now sends."
     )
-
-
-_ERROR_CLASSES: dict[str, type[VendorError]] = {
-    cls.__name__: cls
-    for cls in (
-        VendorOutage,
-        VendorLockout,
-        VendorRateLimited,
-        VendorBadResponse,
-        SchemaDrift,
-        SuspectedShrink,
-    )
-}
-
-
-def revive_error(
-    vendor: str, class_names: list[str], texts: list[str], kind: str | None = None
-) -> VendorError | None:
-    """Rebuild the VendorError a run failed with, from what Dagster kept of it.
-
-    A run's failure survives as class names and messages (dlt wraps the original error);
-    `kind` is a VendorError.kind recorded in failure metadata, when the asset added one.
-    """
-    cls = next((_ERROR_CLASSES[n] for n in class_names if n in _ERROR_CLASSES), None)
-    if cls is None and kind is not None:
-        cls = next((c for c in _ERROR_CLASSES.values() if c.kind == kind), None)
-    if cls is None:
-        return None
-    pattern = re.compile(
-        rf"\b{re.escape(vendor)}: {re.escape(cls.kind)}(?: \((\d+)\))?: ([^\n]*)", re.IGNORECASE
-    )
-    for text in texts:
-        match = pattern.search(text)
-        if match:
-            status = int(match.group(1)) if match.group(1) else None
-            return cls(vendor, match.group(2).strip(), status=status)
-    return cls(vendor, "", status=None)
 
 
 def vendor_error_in(exc: BaseException | None) -> VendorError | None:

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lifeboat.config import Inventory
+from lifeboat.secrets import mask, secret_values
 from lifeboat.settings import VENDOR_CATALOG
 from lifeboat.status import copy_status
 
-# Failure kinds as lifeboat.errors names them at the start of a message ("stripe: lockout
-# (401): ..."), longest first so that "suspected lockout ..." is not read as "lockout".
-KINDS = (
-    "suspected lockout or partial outage",
-    "rate limited",
-    "bad response",
-    "schema drift",
-    "lockout",
-    "outage",
-    "vendor error",
-)
+# The kind of a failure that recorded no outcome (a bug, a missing credential).
+FAILED = "failed"
 LOCKED_OUT = "locked out"
 HEALTHY = "healthy"
 STALE = "stale"
@@ -65,24 +56,10 @@ class VendorStatus:
     last_materialized: datetime | None
 
 
-def classify(vendor: str, text: str) -> Failure:
-    """Find the person-readable "<vendor>: <kind> (<status>): detail" line in an error text."""
-    kinds = "|".join(re.escape(kind) for kind in KINDS)
-    match = re.search(rf"{re.escape(vendor)}: ({kinds})(?: \(\d+\))?: [^\n]*", text)
-    if match:
-        return Failure(match.group(1), match.group(0).strip())
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "run failed")
-    return Failure("failed", first[:500])
-
-
 def redact(text: str, inventory: Inventory) -> str:
-    """Blank out the value of every credential variable: an error may echo what it was sent."""
-    for vendor in inventory.vendors.values():
-        for env in vendor.credentials.values():
-            secret = os.environ.get(env)
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "[secret]")
-    return text
+    """Mask the value of every credential variable: an error may echo what it was sent."""
+    envs = [env for vendor in inventory.vendors.values() for env in vendor.credentials.values()]
+    return mask(text, secret_values(envs))
 
 
 def _state(copied: datetime | None, age: float | None, rpo: int, failure: Failure | None) -> str:

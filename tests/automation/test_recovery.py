@@ -10,11 +10,13 @@ import dagster as dg
 import pytest
 
 from automation.copies import today
-from automation.recovery import RANGE_END_TAG, RANGE_START_TAG, RECOVERY_SENSOR
+from automation.recovery import RANGE_END_TAG, RANGE_START_TAG
 from definitions import build_definitions
 from emulators.control import EmulatorControl
 from lifeboat.config import load_inventory
+from lifeboat.names import RECOVERY_SENSOR
 from pipelines.runner import cursors, make_pipeline
+from tests.keys import STRIPE_KEY
 
 
 def stripe_only(tmp_path: Path, url: str) -> Path:
@@ -40,7 +42,7 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None)
 def test_missed_days_are_backfilled_once_when_the_vendor_answers_again(
     emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", "sk_test_recovery")
+    monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", STRIPE_KEY)
     defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
     job = defs.resolve_job_def("copy_stripe")
     control = EmulatorControl(emulator.url)

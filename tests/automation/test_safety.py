@@ -13,7 +13,6 @@ import pytest
 from assets.saas import saas_assets
 from automation.copies import today
 from automation.safety import (
-    ERROR_KIND_KEY,
     failed_vendors,
     safety,
     safety_resources,
@@ -24,8 +23,10 @@ from definitions import build_definitions
 from emulators.control import EmulatorControl
 from lifeboat.alerts import Alerter, History
 from lifeboat.config import Inventory, load_inventory
-from lifeboat.errors import VendorLockout
+from lifeboat.errors import VendorLockout, VendorOutage
+from lifeboat.outcomes import to_metadata
 from pipelines.runner import snapshot_dir
+from tests.keys import STRIPE_KEY
 from tests.lifeboat.test_alerts import WebhookReceiver
 
 SCALE = {"stripe.customers": 40, "stripe.charges": 150, "stripe.invoices": 30}
@@ -96,7 +97,7 @@ def scene(
     make_emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Scene]:
     server = make_emulator(SCALE)
-    monkeypatch.setenv("SAFETY_TEST_STRIPE_KEY", "sk_test_safety_key_123")
+    monkeypatch.setenv("SAFETY_TEST_STRIPE_KEY", STRIPE_KEY)
     with WebhookReceiver() as hook, dg.instance_for_test() as instance:
         monkeypatch.setenv("SAFETY_TEST_WEBHOOK", hook.url)
         defs = definitions_for(inventory_for(tmp_path, server.url), home)
@@ -181,7 +182,7 @@ def test_a_lockout_sends_one_alert_then_one_recovery(scene: Scene) -> None:
     assert text.startswith("[lifeboat] Stripe: locked out\nStripe rejected the API key (401)")
     assert "Your copy of" in text and "is intact" in text
     assert "SAFETY_TEST_STRIPE_KEY" in text
-    assert "sk_test_safety_key_123" not in text
+    assert STRIPE_KEY not in text
 
     # Still locked out on the next scheduled run: no second alert.
     assert not scene.copy().success
@@ -284,7 +285,7 @@ def test_a_failure_the_asset_already_explained_keeps_its_kind() -> None:
         except VendorLockout as exc:
             raise dg.Failure(
                 description="Stripe rejected the API key (401): ...",
-                metadata={ERROR_KIND_KEY: exc.kind},
+                metadata=to_metadata(exc),
             ) from exc
 
     job = dg.define_asset_job("copy_stripe", tags={"lifeboat/vendor": "stripe"})
@@ -296,6 +297,31 @@ def test_a_failure_the_asset_already_explained_keeps_its_kind() -> None:
         found = failed_vendors(instance, instance.get_run_by_id(result.run_id))
     assert found["stripe"]["state"] == "locked_out"
     assert found["stripe"]["error"].status == 401
+
+
+def test_a_failed_daily_step_in_the_all_vendors_job_is_the_vendors_failure() -> None:
+    """`<vendor>_daily` steps are attributed like `<vendor>_copy` ones, with no vendor tag."""
+
+    @dg.multi_asset(name="stripe_daily", specs=[dg.AssetSpec(["stripe", "charges"])])
+    def daily() -> None:
+        try:
+            raise VendorOutage("stripe", "bad gateway", status=502)
+        except VendorOutage as exc:
+            raise dg.Failure(description="Stripe is down", metadata=to_metadata(exc)) from exc
+
+    job = dg.define_asset_job("copy_all_vendors")
+    defs = dg.Definitions(assets=[daily], jobs=[job])
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("copy_all_vendors").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        found = failed_vendors(instance, instance.get_run_by_id(result.run_id))
+    assert set(found) == {"stripe"}
+    assert found["stripe"]["state"] == "outage"
+    assert (found["stripe"]["error"].status, found["stripe"]["error"].detail) == (
+        502,
+        "bad gateway",
+    )
 
 
 def test_with_no_run_at_all_the_cause_is_that_nothing_ran(home: Path) -> None:

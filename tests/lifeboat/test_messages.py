@@ -25,7 +25,6 @@ from lifeboat.messages import (
     explain_recovered,
     explain_stale,
     gather_facts,
-    revive_error,
     vendor_error_in,
 )
 
@@ -130,20 +129,6 @@ def test_stale_and_recovered_messages_give_age_cause_and_step() -> None:
         "Your copy of Stripe charges is fresh again: 12,345 held, copied 2026-11-20 14:02 UTC "
         "(it was stale)."
     )
-
-
-def test_revive_error_reads_the_error_a_run_failed_with() -> None:
-    texts = [
-        "Pipeline execution failed at `step=extract`",
-        "extraction of resource `charges` caused an exception: stripe: lockout (401): "
-        "Invalid API Key provided\nmore lines",
-    ]
-    error = revive_error("stripe", ["PipelineStepFailed", "VendorLockout"], texts)
-    assert isinstance(error, VendorLockout)
-    assert (error.status, error.detail) == (401, "Invalid API Key provided")
-    by_kind = revive_error("stripe", ["Failure"], ["stripe: outage (502): bad gateway"], "outage")
-    assert isinstance(by_kind, VendorOutage) and by_kind.status == 502
-    assert revive_error("stripe", ["ValueError"], ["boom"]) is None
 
 
 def test_facts_come_from_the_manifest_and_the_inventory(tmp_path: Path) -> None:
