@@ -21,6 +21,7 @@ import duckdb
 from automation.copies import today
 from emulators.control import EmulatorControl
 from lifeboat import names
+from lifeboat.alerts import LOG_FILE, alerts_dir
 from lifeboat.config import load_inventory
 from lifeboat.instance import PROJECT_ROOT, start_emulator
 from pipelines.runner import cursors, make_pipeline, warehouse_path
@@ -177,7 +178,7 @@ def run_outage(home: Path, out: Callable[[str], None] = print) -> dict[str, Any]
             back = story.run("copy_zendesk", partition_key=today(now))
             out(f"   copy_zendesk: {'succeeded' if back.success else 'failed'}: {_loaded(back)}")
 
-            log = home / "alerts" / "alerts.jsonl"
+            log = alerts_dir(home) / LOG_FILE
             alerts = [json.loads(line) for line in log.read_text().splitlines()]
             facts["alerts"] = [(a["kind"], a["vendor"]) for a in alerts]
             out(f"\nAlerts a person received ({log}):")

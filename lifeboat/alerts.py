@@ -19,6 +19,7 @@ import duckdb
 import requests
 
 from lifeboat.alerts_config import AlertsConfig
+from lifeboat.paths import DataHome
 from lifeboat.secrets import mask, secret_values
 from lifeboat.settings import VENDOR_CATALOG
 
@@ -59,7 +60,7 @@ HISTORY_FILE = "alerts.duckdb"
 
 
 def alerts_dir(home: Path) -> Path:
-    return home / "alerts"
+    return DataHome(home).alerts_dir
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from lifeboat.continuity import cli as continuity_cli
 from lifeboat.continuity.report import report_path
 from lifeboat.errors import LifeboatError
 from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials, start_emulator
+from lifeboat.paths import DataHome
 from lifeboat.status import copy_status, format_set_aside, format_table, set_aside
 from replication import cli as replication_cli
 
@@ -39,11 +40,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from definitions import defs
         from replication.probe import probe
         from replication.sandbox import Sandbox
-        from replication.settings import SANDBOX_DIR
 
         if inv.mysql is None:
             print("starting the MySQL sandbox (a primary and two replicas)...")
-            Sandbox(home() / SANDBOX_DIR, out=print).up()
+            Sandbox(DataHome(home()).sandbox_dir, out=print).up()
         dagster_home(home())
         started = time.monotonic()
         quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}

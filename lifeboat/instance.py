@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from lifeboat.errors import LifeboatError
+from lifeboat.paths import DataHome
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_ENV = PROJECT_ROOT / "emulators" / "demo.env"
@@ -17,7 +18,7 @@ DEMO_ENV = PROJECT_ROOT / "emulators" / "demo.env"
 
 def dagster_home(home: Path) -> Path:
     """Make `<home>/dagster` the Dagster instance, configured by the project's dagster.yaml."""
-    target = home / "dagster"
+    target = DataHome(home).dagster_dir
     target.mkdir(parents=True, exist_ok=True)
     source = PROJECT_ROOT / "dagster.yaml"
     config = target / "dagster.yaml"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lifeboat.config import Inventory
+from lifeboat.paths import DataHome
 from lifeboat.settings import QUARANTINE_TABLE, VENDOR_CATALOG
 
 
@@ -30,7 +31,7 @@ def copy_status(home: Path, inventory: Inventory) -> list[DatasetStatus]:
     """Read each vendor's snapshot manifest (written after every successful load)."""
     rows = []
     for vendor in inventory.enabled_vendors():
-        manifest_path = home / "snapshots" / vendor / "manifest.json"
+        manifest_path = DataHome(home).manifest(vendor)
         tables = (
             json.loads(manifest_path.read_text()).get("tables", {})
             if manifest_path.exists()
@@ -55,7 +56,7 @@ def set_aside(home: Path, inventory: Inventory) -> dict[str, int]:
     """Per vendor, records set aside in its quarantine because a field changed type."""
     found = {}
     for vendor in inventory.enabled_vendors():
-        manifest_path = home / "snapshots" / vendor / "manifest.json"
+        manifest_path = DataHome(home).manifest(vendor)
         if not manifest_path.exists():
             continue
         entry = json.loads(manifest_path.read_text()).get("tables", {}).get(QUARANTINE_TABLE)

@@ -20,6 +20,7 @@ import orjson
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from lifeboat.errors import SuspectedShrink
+from lifeboat.paths import DataHome
 from pipelines.base import VendorContext
 from pipelines.drift import collecting
 from pipelines.history import create_versions_views, keep_superseded
@@ -55,14 +56,14 @@ def reconcile(ctx: VendorContext, home: Path) -> ReconcileResult:
     result = ReconcileResult(ctx.vendor)
     if not database.exists():
         return result  # nothing copied yet: nothing can have vanished
-    scratch = home / "reconcile" / ctx.vendor
+    scratch = DataHome(home).reconcile_scratch(ctx.vendor)
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
         listing = scratch / "listing.duckdb"
         pipeline = dlt.pipeline(
             pipeline_name=f"lifeboat_{ctx.vendor}_reconcile",
-            pipelines_dir=str(scratch / "dlt"),
+            pipelines_dir=str(DataHome(scratch).dlt_dir),
             destination=dlt.destinations.duckdb(
                 DuckDbCredentials(str(listing), global_config=DUCKDB_CONFIG)
             ),

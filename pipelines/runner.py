@@ -22,6 +22,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.sources import DltSource
 
 from lifeboat.errors import SuspectedShrink
+from lifeboat.paths import DataHome
 from pipelines.base import VendorContext, Window
 from pipelines.drift import (
     QUARANTINE_TABLE,
@@ -46,11 +47,11 @@ DATASET = "main"
 
 
 def warehouse_path(home: Path, vendor: str) -> Path:
-    return home / "warehouse" / f"{vendor}.duckdb"
+    return DataHome(home).warehouse(vendor)
 
 
 def snapshot_dir(home: Path, vendor: str) -> Path:
-    return home / "snapshots" / vendor
+    return DataHome(home).snapshots(vendor)
 
 
 def make_pipeline(vendor: str, home: Path) -> dlt.Pipeline:
@@ -59,7 +60,7 @@ def make_pipeline(vendor: str, home: Path) -> dlt.Pipeline:
     target.parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=f"lifeboat_{vendor}",
-        pipelines_dir=str(home / "dlt"),
+        pipelines_dir=str(DataHome(home).dlt_dir),
         destination=dlt.destinations.duckdb(
             DuckDbCredentials(str(target), global_config=DUCKDB_CONFIG)
         ),
@@ -302,7 +303,7 @@ def first_loads(source: DltSource, held: dict[str, int]) -> list[str]:
 def appending_marker(home: Path, vendor: str) -> Path:
     """Names the tables a first load appends, from just before the load until they are
     deduplicated: a run that dies in between leaves it for the next run to finish."""
-    return home / "dlt" / f"lifeboat_{vendor}.appending.json"
+    return DataHome(home).appending_marker(vendor)
 
 
 def dedupe_first_loads(

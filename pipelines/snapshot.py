@@ -16,13 +16,13 @@ from typing import Any
 
 import duckdb
 
+from lifeboat.paths import MANIFEST
 from pipelines.settings import DUCKDB_CONFIG
 
 # Writing Parquet buffers whole row groups: at 96MB a 300k-row part spilled and took 2.6 s,
 # at 256MB 1.0 s.
 SNAPSHOT_CONFIG = {**DUCKDB_CONFIG, "memory_limit": "256MB"}
 
-MANIFEST = "manifest.json"
 MAX_PARTS = 32
 
 

@@ -11,13 +11,13 @@ from typing import Any
 
 from lifeboat.config import home, load_inventory
 from lifeboat.errors import LifeboatError
+from lifeboat.paths import DataHome
 from lifeboat.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE
 from replication.errors import RollbackFailed, SwitchFailed, SwitchRefused, TopologyConfigError
 from replication.failover import failover
 from replication.history import History, history_path
 from replication.probe import ERROR, Health, probe
 from replication.sandbox import Sandbox
-from replication.settings import SANDBOX_DIR
 from replication.switch import switch
 from replication.topology import Topology, from_config, load_sandbox
 
@@ -65,7 +65,7 @@ def _topology_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _sandbox() -> Sandbox:
-    return Sandbox(home() / SANDBOX_DIR, out=print)
+    return Sandbox(DataHome(home()).sandbox_dir, out=print)
 
 
 def resolve_topology(use_sandbox: bool = False, config_path: Path | None = None) -> Topology:

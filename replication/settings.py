@@ -10,7 +10,6 @@ HEARTBEAT_TABLE = "heartbeat"
 # Named lock a switch holds on the primary so that two switches never run at once.
 SWITCH_LOCK = "lifeboat.switch"
 
-SANDBOX_DIR = "sandbox"
 SANDBOX_SERVERS = ("alpha", "beta", "gamma")
 SANDBOX_TOPOLOGY_FILE = "topology.yaml"
 SANDBOX_CREDENTIALS_FILE = "credentials.env"

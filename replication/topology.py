@@ -14,12 +14,12 @@ import yaml
 from pydantic import ValidationError
 
 from lifeboat.errors import MissingCredential
+from lifeboat.paths import DataHome
 from lifeboat.topology_config import MySQLAccount, MySQLConfig
 from replication.errors import ServerUnreachable, TopologyConfigError
 from replication.settings import (
     CR_CONN_HOST_ERROR,
     SANDBOX_CREDENTIALS_FILE,
-    SANDBOX_DIR,
     SANDBOX_TOPOLOGY_FILE,
 )
 
@@ -137,7 +137,7 @@ def load_config_file(path: Path) -> MySQLConfig:
 
 def load_sandbox(home: Path) -> Topology:
     """The topology `lifeboat sandbox up` described under `<home>/sandbox/`."""
-    root = home / SANDBOX_DIR
+    root = DataHome(home).sandbox_dir
     topology_file = root / SANDBOX_TOPOLOGY_FILE
     if not topology_file.is_file():
         raise TopologyConfigError(f"no sandbox under {root}: start one with `lifeboat sandbox up`")

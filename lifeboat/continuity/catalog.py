@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from lifeboat.continuity.settings import OUTPUT_DIR
+from lifeboat.paths import DataHome
 
 log = logging.getLogger("lifeboat.continuity")
 
@@ -24,7 +24,7 @@ def query(
 
 
 def output_dir(home: Path) -> Path:
-    return home / OUTPUT_DIR
+    return DataHome(home).continuity_dir
 
 
 def _casefold(value: str) -> str:
@@ -57,7 +57,7 @@ def open_catalog(home: Path, unreadable: list[str] | None = None) -> duckdb.Duck
     and named in `unreadable`: the others still make a report.
     """
     con = duckdb.connect()
-    for database in sorted((home / "warehouse").glob("*.duckdb")):
+    for database in sorted(DataHome(home).warehouse_dir.glob("*.duckdb")):
         try:
             query(con, f"ATTACH '{database}' AS \"{database.stem}\" (READ_ONLY)")
         except duckdb.IOException as exc:

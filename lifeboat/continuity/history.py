@@ -11,8 +11,7 @@ from pathlib import Path
 import duckdb
 
 from lifeboat.continuity.catalog import query
-
-MANIFEST = "manifest.json"
+from lifeboat.paths import DataHome
 
 
 @dataclass(frozen=True)
@@ -71,8 +70,8 @@ def _dataset_rows(
 
 
 def vendor_history(home: Path, vendor: str) -> VendorHistory:
-    directory = home / "snapshots" / vendor
-    manifest_path = directory / MANIFEST
+    directory = DataHome(home).snapshots(vendor)
+    manifest_path = DataHome(home).manifest(vendor)
     if not manifest_path.exists():
         return VendorHistory(vendor, [], [])
     tables = json.loads(manifest_path.read_text()).get("tables", {})

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-# Everything the kit writes lands in `$LIFEBOAT_HOME/<OUTPUT_DIR>/`.
-OUTPUT_DIR = "continuity"
 CONTACTS = "contacts"
 OPEN_WORK = "open_work"
 VENDOR_STATUS = "vendor_status"

@@ -16,9 +16,9 @@ from assets.mysql import (
 )
 from automation.mysql import replication_resources
 from lifeboat.config import Inventory
+from lifeboat.paths import DataHome
 from replication.probe import Kind, probe
 from replication.sandbox import Sandbox
-from replication.settings import SANDBOX_DIR
 from replication.topology import load_config_file
 from resources.warehouse import WarehouseResource
 from tests.replication.helpers import wait_replicated
@@ -32,7 +32,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def sandbox(data_dir: Path) -> Iterator[Sandbox]:
     """The demo's case: a sandbox under the data directory and no `mysql:` section."""
-    sandbox = Sandbox(data_dir / SANDBOX_DIR)
+    sandbox = Sandbox(DataHome(data_dir).sandbox_dir)
     sandbox.up()
     yield sandbox
     sandbox.destroy()

@@ -17,10 +17,10 @@ from automation.mysql import (
     replication_resources,
 )
 from lifeboat.config import Inventory
+from lifeboat.paths import DataHome
 from replication.history import History, history_path
 from replication.probe import probe
 from replication.sandbox import Sandbox
-from replication.settings import SANDBOX_DIR
 from replication.switch import switch
 from replication.topology import load_config_file
 from resources.alerts import AlertsResource
@@ -29,7 +29,7 @@ from tests.replication.helpers import wait_replicated
 
 
 def start(root: Path) -> Sandbox:
-    sandbox = Sandbox(root / SANDBOX_DIR)
+    sandbox = Sandbox(DataHome(root).sandbox_dir)
     sandbox.up()
     return sandbox
 

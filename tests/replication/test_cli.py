@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from lifeboat.paths import DataHome
 from lifeboat.settings import HOME_ENV
 from replication import cli
 from replication.sandbox import Sandbox
-from replication.settings import SANDBOX_DIR
 from tests.replication.conftest import MakeSandbox
 
 
@@ -25,7 +25,7 @@ def run(*argv: str) -> int:
 @pytest.fixture(scope="module")
 def sandbox(make_sandbox: MakeSandbox) -> Iterator[Sandbox]:
     sandbox = make_sandbox()
-    assert sandbox.root.name == SANDBOX_DIR
+    assert sandbox.root == DataHome(sandbox.root.parent).sandbox_dir
     yield sandbox
     sandbox.destroy()
 
