@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
+from replication.probe import probe
 from replication.sandbox import Sandbox
 from replication.settings import SANDBOX_APP_SCHEMA
 from replication.topology import Topology
@@ -27,6 +29,17 @@ def wait_replicated(
     for name in names:
         result = sandbox.sql(name, "SELECT MASTER_GTID_WAIT(%s, %s)", (position, timeout))
         assert result[0][0] == 0, f"{name} did not reach {position}"
+
+
+def wait_replicating(sandbox: Sandbox, name: str, timeout: float = 30.0) -> None:
+    """Block until both replication threads of `name` run (after a START SLAVE, say)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        replica = probe(sandbox.topology(), heartbeat=False).servers[name].replica
+        if replica is not None and replica.running:
+            return
+        assert time.monotonic() < deadline, f"{name} is not replicating after {timeout:.0f} s"
+        time.sleep(0.05)
 
 
 def rows_on(sandbox: Sandbox, name: str) -> set[int]:

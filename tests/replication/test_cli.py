@@ -13,6 +13,7 @@ from lifeboat.settings import HOME_ENV
 from replication import cli
 from replication.sandbox import Sandbox
 from tests.replication.conftest import MakeSandbox
+from tests.replication.helpers import wait_replicating
 
 
 def run(*argv: str) -> int:
@@ -80,6 +81,7 @@ def test_ls_exits_1_and_names_the_problem(in_home: Sandbox, capsys: pytest.Captu
         in_home.sql("beta", "STOP SLAVE")
         in_home.sql("beta", "CHANGE MASTER TO MASTER_PASSWORD = %s", (repl.password,))
         in_home.sql("beta", "START SLAVE")
+        wait_replicating(in_home, "beta")  # the next test switches to beta
 
     out = capsys.readouterr().out
     # The IO thread may still be connecting on the first probe or already failed.
