@@ -24,9 +24,10 @@ import requests
 
 from bench.results import record
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY = "sk_test_bench"
+KEY = demo_credentials(["stripe"])["stripe"]["api_key"]
 
 
 def free_port() -> int:
