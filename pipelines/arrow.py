@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.columns import Column, value_at
+from lifeboat.columns import Column, value_at
 from pipelines.drift import current_shape
 from pipelines.settings import BATCH_ROWS
 
@@ -23,6 +23,7 @@ _TYPES: dict[str, pa.DataType] = {
     "float": pa.float64(),
     "bool": pa.bool_(),
     "timestamp": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
     "json": pa.string(),
 }
 
@@ -39,6 +40,19 @@ def _timestamp(value: Any) -> datetime | None:
     if value.isdigit():
         return datetime.fromtimestamp(int(value), UTC)
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _date(value: Any) -> date | None:
+    """A calendar day: ISO 8601 (2026-01-31) or compact (20260131, as GA4 writes dates)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError("not a date")
+    if len(value) == 8 and value.isdigit():
+        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    return date.fromisoformat(value)
 
 
 def _text(value: Any) -> str:
@@ -93,6 +107,7 @@ _CONVERTERS = {
     "float": _number,
     "bool": _truth,
     "timestamp": _timestamp,
+    "date": _date,
     "json": _json,
 }
 _MISFITS = (ValueError, TypeError, OverflowError, OSError)

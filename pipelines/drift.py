@@ -35,8 +35,8 @@ import orjson
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.state import get_current_pipe_name
 
+from lifeboat.columns import Column, value_at
 from lifeboat.settings import QUARANTINE_TABLE
-from pipelines.columns import Column, value_at
 from pipelines.settings import DUCKDB_CONFIG
 
 log = logging.getLogger("lifeboat.drift")

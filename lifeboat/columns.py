@@ -11,7 +11,8 @@ class Column:
     """A column of the copy: its name, where it sits in the vendor's record, and its type.
 
     `path` is a dotted path into the record ("billing_details.email"); `kind` is one of
-    string, int, float, bool, timestamp (epoch seconds or ISO 8601), json (kept as text).
+    string, int, float, bool, timestamp (epoch seconds or ISO 8601), date (a calendar day),
+    json (kept as text).
     `key` marks primary-key columns, declared non-null as dlt declares them.
     """
 
