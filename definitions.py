@@ -14,6 +14,7 @@ from automation.reconcile import reconcile_definitions
 from automation.recovery import recovery_sensor
 from automation.safety import safety, safety_resources, with_freshness
 from lifeboat.config import Inventory, home, inventory
+from pipelines.registry import vendors
 from resources.vendors import vendor_resources
 from resources.warehouse import WarehouseResource
 
@@ -39,6 +40,7 @@ def shared_resources(inventory: Inventory, data_dir: Path) -> dict[str, object]:
 
 def build_definitions(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     """Everything lifeboat shows in Dagster, for one inventory and one data directory."""
+    inventory = inventory.bind(vendors())
     areas = [
         copies(inventory, data_dir),
         safety(inventory, data_dir),

@@ -20,7 +20,6 @@ from lifeboat.continuity.report import (
 )
 from lifeboat.continuity.settings import CONTACTS
 from lifeboat.continuity.topology import topology_status
-from lifeboat.settings import VENDOR_CATALOG
 from resources.warehouse import WarehouseResource
 
 GROUP = "continuity"
@@ -202,7 +201,7 @@ def continuity(inventory: Inventory, data_dir: Path) -> dg.Definitions:
         rows, path = write_vendor_status(warehouse.home_path, inventory, failures, materialized)
         grouped = vs.summary(rows)
         for vendor, failure in failures.items():
-            context.log.warning("%s: %s", VENDOR_CATALOG[vendor]["title"], failure.message)
+            context.log.warning("%s: %s", inventory.registry.title(vendor), failure.message)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(len(rows)),

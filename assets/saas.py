@@ -1,6 +1,6 @@
 """The SaaS copies: one asset per vendor dataset, keyed [vendor, dataset], loaded by dlt."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Dagster inspects the context annotation.
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dlt import DagsterDltTranslator, dlt_assets
+from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from assets.outcomes import copy_failure
@@ -20,11 +20,10 @@ from lifeboat.messages import (
     explain_new_columns,
     explain_set_aside,
 )
-from lifeboat.settings import VENDOR_CATALOG
 from pipelines.base import VendorContext, Window
 from pipelines.runner import SyncResult, make_pipeline, make_source, sync
 from resources.alerts import AlertsResource
-from resources.vendors import VendorResource, with_vendor_parameters
+from resources.vendors import vendor_resource
 from resources.warehouse import WarehouseResource
 
 KINDS = {"dlt", "duckdb"}
@@ -41,16 +40,16 @@ class CopyTranslator(DagsterDltTranslator):
         spec = super().get_asset_spec(data)
         dataset = data.resource.name
         rpo = self.inventory.rpo(self.vendor, dataset)
-        title = VENDOR_CATALOG[self.vendor]["title"]
+        entry = self.inventory.registry[self.vendor]
         return spec.replace_attributes(
             key=dg.AssetKey([self.vendor, dataset]),
             group_name=self.vendor,
             kinds=KINDS,
             deps=[],
-            description=VENDOR_CATALOG[self.vendor]["describe"][dataset],
+            description=entry.dataset(dataset).description,
             metadata={
                 **spec.metadata,
-                "vendor": title,
+                "vendor": entry.title,
                 "rpo_minutes": int(rpo.total_seconds() // 60),
             },
             tags={names.VENDOR_TAG: self.vendor},
@@ -66,6 +65,7 @@ def _placeholder_context(
         base_url=inventory.base_url(vendor),
         options=inventory.vendors[vendor].options,
         datasets=datasets,
+        entry=inventory.registry[vendor],
     )
 
 
@@ -167,13 +167,10 @@ def vendor_copy(
     """The multi-asset that copies some of a vendor's datasets in one dlt run."""
     translator = CopyTranslator(inventory, vendor)
 
-    def copy(
-        context: dg.AssetExecutionContext,
-        warehouse: WarehouseResource,
-        alerts: AlertsResource,
-        **resources: VendorResource,
-    ) -> Iterator[dg.MaterializeResult]:
-        api: VendorResource = resources[vendor]
+    def copy(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+        warehouse: WarehouseResource = context.resources.warehouse
+        alerts: AlertsResource = context.resources.alerts
+        api = vendor_resource(context, vendor)
         # A run may select only some of the vendor's datasets (a subset in the UI).
         selected = tuple(key.path[-1] for key in context.selected_asset_keys)
         window = backfill_window(context, datetime.now(UTC))
@@ -191,7 +188,7 @@ def vendor_copy(
         except Exception as exc:
             # The message a person reads in the UI and in alerts (what happened, what is
             # still safe, what to do), and the outcome the sensors read, as metadata.
-            secrets = tuple(api.credentials().values())
+            secrets = api.secrets()
             failure = copy_failure(exc, vendor, warehouse.home_path, inventory, secrets)
             if failure is None:
                 raise
@@ -204,24 +201,31 @@ def vendor_copy(
             )
         context.log.info(
             "%s: %s",
-            VENDOR_CATALOG[vendor]["title"],
+            inventory.registry[vendor].title,
             "; ".join(
                 f"{t}: {r.rows_loaded:,} loaded, {r.rows_held:,} held"
                 for t, r in sorted(result.tables.items())
             ),
         )
 
-    return dlt_assets(
+    # dagster_dlt's own specs and translator; `dlt_assets` is this same multi-asset, but it
+    # cannot ask for a resource by key, and each vendor's resource is keyed by its name.
+    specs = build_dlt_asset_specs(
         dlt_source=make_source(_placeholder_context(inventory, vendor, datasets)),
         dlt_pipeline=make_pipeline(vendor, data_dir),
-        name=names.copy_step(vendor, daily=partitions_def is not None),
         dagster_dlt_translator=translator,
+    )
+    return dg.multi_asset(
+        specs=specs,
+        name=names.copy_step(vendor, daily=partitions_def is not None),
+        can_subset=True,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
         # One copy step per vendor at a time: one writer per DuckDB file, one client
         # within the vendor's rate limits.
         pool=names.vendor_pool(vendor),
-    )(with_vendor_parameters(copy, [vendor]))
+        required_resource_keys={vendor, "warehouse", "alerts"},
+    )(copy)
 
 
 def saas_assets(inventory: Inventory, data_dir: Path) -> list[dg.AssetsDefinition]:

@@ -1,6 +1,6 @@
 """A weekly full reconciliation per vendor: absences become soft deletes, shrinkage an alarm."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Dagster inspects the context annotation.
 
 from typing import Any
 
@@ -10,7 +10,7 @@ from assets.outcomes import copy_failure
 from lifeboat import names
 from lifeboat.config import Inventory
 from pipelines.reconcile import reconcile
-from resources.vendors import VendorResource, with_vendor_parameters
+from resources.vendors import vendor_resource
 from resources.warehouse import WarehouseResource
 
 # Sunday 03:00 UTC: a full listing is the heaviest read lifeboat makes of a vendor.
@@ -18,13 +18,13 @@ RECONCILE_CRON = "0 3 * * 0"
 
 
 def _reconcile_job(inventory: Inventory, vendor: str) -> dg.JobDefinition:
-    def run(
-        context: dg.OpExecutionContext, warehouse: WarehouseResource, **apis: VendorResource
-    ) -> None:
+    def run(context: dg.OpExecutionContext) -> None:
+        warehouse: WarehouseResource = context.resources.warehouse
+        api = vendor_resource(context, vendor)
         try:
-            result = reconcile(apis[vendor].context(), warehouse.home_path)
+            result = reconcile(api.context(), warehouse.home_path)
         except Exception as exc:
-            secrets = tuple(apis[vendor].credentials().values())
+            secrets = api.secrets()
             failure = copy_failure(exc, vendor, warehouse.home_path, inventory, secrets)
             if failure is None:
                 raise
@@ -40,7 +40,8 @@ def _reconcile_job(inventory: Inventory, vendor: str) -> dg.JobDefinition:
         name=names.reconcile_op(vendor),
         pool=names.vendor_pool(vendor),
         description=f"List every {vendor} dataset in full and mark records gone upstream deleted.",
-    )(with_vendor_parameters(run, [vendor]))
+        required_resource_keys={vendor, "warehouse"},
+    )(run)
 
     @dg.job(
         name=names.reconcile_job(vendor),

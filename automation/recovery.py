@@ -15,7 +15,7 @@ from lifeboat.config import Inventory
 from lifeboat.errors import VendorError
 from pipelines.ping import ping
 from resources.alerts import AlertsResource
-from resources.vendors import VendorResource, with_vendor_parameters
+from resources.vendors import VendorResource
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -69,9 +69,8 @@ def recovery_sensor(
     vendors = [v for v in inventory.enabled_vendors() if inventory.daily_datasets(v)]
     targets = [job for job in jobs if job.name in {names.copy_job(v) for v in vendors}]
 
-    def vendor_recovery_sensor(
-        context: dg.SensorEvaluationContext, alerts: AlertsResource, **apis: VendorResource
-    ) -> dg.SensorResult:
+    def vendor_recovery_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        alerts: AlertsResource = context.resources.alerts
         now = datetime.now(UTC)
         launched: dict[str, Any] = json.loads(context.cursor or "{}")
         requests: list[dg.RunRequest] = []
@@ -95,7 +94,8 @@ def recovery_sensor(
                 notes.append(f"{vendor}: a copy is running; checking again later")
                 continue
             try:
-                ping(apis[vendor].context())
+                api: VendorResource = getattr(context.resources, vendor)
+                ping(api.context())
             except VendorError as error:
                 notes.append(f"{vendor}: still failing ({error.kind})")
                 continue
@@ -126,6 +126,7 @@ def recovery_sensor(
         name=names.RECOVERY_SENSOR,
         minimum_interval_seconds=CHECK_EVERY_SECONDS,
         jobs=targets,
+        required_resource_keys={*vendors, "alerts"},
         default_status=(
             dg.DefaultSensorStatus.RUNNING
             if inventory.backfill_after_outage
@@ -135,4 +136,4 @@ def recovery_sensor(
             "Notices a vendor whose copies failed answering again, and backfills the days "
             "they missed in one run, with an alert saying what it is catching up."
         ),
-    )(with_vendor_parameters(vendor_recovery_sensor, vendors))
+    )(vendor_recovery_sensor)

@@ -22,7 +22,6 @@ from lifeboat.messages import (
     gather_facts,
 )
 from lifeboat.secrets import mask
-from lifeboat.settings import VENDOR_CATALOG
 from lifeboat.status import copy_status
 from pipelines.restore import drill
 from resources.alerts import AlertsResource, alerts_resource
@@ -45,7 +44,7 @@ RESTORE_DRILL_CRON = "30 4 * * *"
 
 def _vendor_of_step(step_key: str | None, run: dg.DagsterRun) -> str | None:
     """The vendor a failed step copies (`<vendor>_copy` or `<vendor>_daily`), else the run's."""
-    return names.vendor_of_step(step_key, VENDOR_CATALOG) or run.tags.get(names.VENDOR_TAG)
+    return names.vendor_of_step(step_key) or run.tags.get(names.VENDOR_TAG)
 
 
 def failed_vendors(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, dict[str, Any]]:
@@ -219,7 +218,7 @@ def with_freshness(
 
 def restore_drill(inventory: Inventory, vendor: str) -> dg.AssetChecksDefinition:
     """Per vendor: restore the latest snapshot in memory and compare it with the live copy."""
-    title = VENDOR_CATALOG[vendor]["title"]
+    title = inventory.registry.title(vendor)
     specs = [
         dg.AssetCheckSpec(
             RESTORE_DRILL,

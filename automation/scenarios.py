@@ -24,6 +24,7 @@ from lifeboat import names
 from lifeboat.alerts import LOG_FILE, alerts_dir
 from lifeboat.config import load_inventory
 from lifeboat.instance import PROJECT_ROOT, start_emulator
+from pipelines.registry import vendors
 from pipelines.runner import cursors, make_pipeline, warehouse_path
 
 DOWN_DAYS = 2
@@ -113,7 +114,7 @@ def run_outage(home: Path, out: Callable[[str], None] = print) -> dict[str, Any]
     config = home / "lifeboat.yaml"
     shipped = (PROJECT_ROOT / "lifeboat.yaml").read_text()
     config.write_text(shipped.replace("http://127.0.0.1:8765", url))
-    inventory = load_inventory(config)
+    inventory = load_inventory(config, vendors())
     inventory = inventory.model_copy(
         update={"vendors": {v: inventory.vendors[v] for v in ("stripe", "zendesk")}}
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import random
 import threading
 import time
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from emulators.apps import vendor_apps
 from emulators.core import (
     Clock,
     Faults,
@@ -35,8 +35,6 @@ from emulators.settings import (
     DEMO_ENV,
     EPOCH,
 )
-
-VENDORS = ("stripe", "hubspot", "zendesk", "mailchimp", "youtube", "ga4")
 
 _REASONS = {
     200: "OK",
@@ -67,16 +65,16 @@ class Emulator:
         credentials: Credentials | None = None,
     ):
         """`credentials` per vendor (stripe: {api_key: ...}); by default the demo keys."""
-        accepted = demo_credentials(VENDORS) if credentials is None else credentials
+        apps = vendor_apps()
+        accepted = demo_credentials(apps) if credentials is None else credentials
         self.clock = Clock(start)
         self.faults = Faults()
         self.seed = seed
         self.scale = dict(scale or {})
         self.lock = threading.RLock()
         self.apps: dict[str, VendorApp] = {}
-        for name in VENDORS:
-            module = importlib.import_module(f"emulators.{name}")
-            self.apps[name] = module.App(self.clock, seed, self.scale, accepted.get(name))
+        for name, app in apps.items():
+            self.apps[name] = app(self.clock, seed, self.scale, accepted.get(name))
         self.requests: dict[str, int] = {}
         # Seconds spent building responses, per vendor: benchmarks show the server's share.
         self.busy: dict[str, float] = {}
@@ -303,7 +301,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> int:
     """Serve every emulated vendor until interrupted."""
     try:
-        accepted = by_vendor(read_env_file(args.credentials), VENDORS)
+        accepted = by_vendor(read_env_file(args.credentials), vendor_apps())
     except (OSError, ValueError) as exc:
         raise SystemExit(f"--credentials: {exc}") from None
     emulator = Emulator(args.seed, parse_scale(args.scale), start=args.start, credentials=accepted)
@@ -313,7 +311,7 @@ def serve(args: argparse.Namespace) -> int:
         raise SystemExit(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror}; choose another with --port"
         ) from None
-    print(f"emulating {', '.join(VENDORS)} at {server.url}", flush=True)
+    print(f"emulating {', '.join(emulator.apps)} at {server.url}", flush=True)
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:

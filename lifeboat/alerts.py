@@ -21,7 +21,7 @@ import requests
 from lifeboat.alerts_config import AlertsConfig
 from lifeboat.paths import DataHome
 from lifeboat.secrets import mask, secret_values
-from lifeboat.settings import VENDOR_CATALOG
+from pipelines.registry import vendors
 
 log = logging.getLogger("lifeboat.alerts")
 
@@ -79,7 +79,7 @@ class Alert:
 
     @property
     def subject(self) -> str:
-        title = VENDOR_CATALOG.get(self.vendor, {}).get("title", self.vendor)
+        title = vendors().title(self.vendor)
         where = f"{title} {self.dataset}" if self.dataset else title
         return f"[lifeboat] {where}: {HEADLINES[self.kind]}"
 

@@ -19,6 +19,7 @@ from lifeboat.errors import LifeboatError
 from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials, start_emulator
 from lifeboat.paths import DataHome
 from lifeboat.status import copy_status, format_set_aside, format_table, set_aside
+from pipelines.registry import vendors
 from replication import cli as replication_cli
 
 
@@ -29,7 +30,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         run_outage(home() / "scenarios" / "outage")
         return 0
-    inv = inventory()
+    inv = inventory().bind(vendors())
     emulator = start_emulator(inv.emulator.host, inv.emulator.port, inv.emulator.seed)
     try:
         import dagster as dg
@@ -99,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     load_demo_credentials()
-    inv = inventory()
+    inv = inventory().bind(vendors())
     emulator = start_emulator(inv.emulator.host, inv.emulator.port, inv.emulator.seed)
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home(home()))}
     try:
@@ -135,14 +136,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from pipelines.base import VendorContext
     from pipelines.runner import sync
 
-    inv = inventory()
-    vendors = args.vendors or list(inv.enabled_vendors())
-    for vendor in vendors:
+    inv = inventory().bind(vendors())
+    for vendor in args.vendors or list(inv.enabled_vendors()):
         if vendor not in inv.vendors:
             raise LifeboatError(f"{vendor}: not in {inv.source_path}; add it under vendors:")
         config = inv.vendors[vendor]
         credentials = {}
-        for name, env in config.credentials.items():
+        for name, env in inv.credential_envs(vendor).items():
             value = os.environ.get(env)
             if not value:
                 raise LifeboatError(
@@ -156,6 +156,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             credentials,
             config.options,
             tuple(inv.enabled_datasets(vendor)),
+            entry=inv.registry[vendor],
         )
         result = sync(ctx, home())
         for table, figures in sorted(result.tables.items()):
@@ -172,7 +173,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    inv = inventory()
+    inv = inventory().bind(vendors())
     print(format_table(copy_status(home(), inv)))
     if counts := set_aside(home(), inv):
         print()
@@ -214,9 +215,9 @@ def cmd_asof(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    inv = load_inventory(args.file)
-    vendors = ", ".join(inv.enabled_vendors()) or "none"
-    print(f"{inv.source_path}: valid; vendors enabled: {vendors}")
+    inv = load_inventory(args.file, vendors())
+    enabled = ", ".join(inv.enabled_vendors()) or "none"
+    print(f"{inv.source_path}: valid; vendors enabled: {enabled}")
     return 0
 
 

@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -22,14 +23,9 @@ from pydantic import (
 
 from lifeboat.alerts_config import AlertsConfig
 from lifeboat.errors import ConfigError
-from lifeboat.settings import (
-    CONFIG_ENV,
-    DEFAULT_CONFIG_FILE,
-    DEFAULT_HOME,
-    HOME_ENV,
-    VENDOR_CATALOG,
-)
+from lifeboat.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE, DEFAULT_HOME, HOME_ENV
 from lifeboat.topology_config import MySQLConfig
+from lifeboat.vendors import Registry
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -79,6 +75,14 @@ class VendorConfig(_Model):
     """One SaaS vendor: where its API is, which env vars hold its credentials, what to copy."""
 
     enabled: bool = True
+    kind: str | None = Field(
+        default=None,
+        description=(
+            "A generic connector that this entry configures (e.g. 'rest'); none for a "
+            "built-in vendor, named by its key."
+        ),
+    )
+    title: str | None = Field(default=None, description="The vendor's name, as people know it.")
     base_url: str | None = Field(
         default=None, description="API root; defaults to the vendor's real host."
     )
@@ -96,6 +100,18 @@ class VendorConfig(_Model):
         default_factory=list,
         description="What else this vendor needs to work (e.g. an SMS provider for sign-in).",
     )
+    api: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How a generic connector (`kind`) reads this API: auth, paging, datasets.",
+    )
+
+    @model_validator(mode="after")
+    def _api_needs_a_kind(self) -> VendorConfig:
+        if self.api and not self.kind:
+            raise ValueError("api: only a vendor with a `kind` (such as 'rest') takes an api")
+        if self.kind and not self.api:
+            raise ValueError(f"api: a vendor of kind {self.kind!r} needs an api section")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -147,30 +163,52 @@ class Inventory(_Model):
     )
     source_path: Path | None = Field(default=None, exclude=True)
 
-    @model_validator(mode="after")
-    def _known_vendors(self) -> Inventory:
+    _vendors: Registry | None = PrivateAttr(default=None)
+
+    def bind(self, vendors: Registry) -> Inventory:
+        """This inventory checked against the vendor registry, which its methods then read.
+
+        Vendors of a generic `kind` are built from their `api` section and join the registry
+        the bound inventory reads.
+        """
+        where = f"{self.source_path}: " if self.source_path else ""
+        vendors = vendors.with_configured(
+            {name: vendor for name, vendor in self.vendors.items() if vendor.kind}, where
+        )
         for name, vendor in self.vendors.items():
-            if name not in VENDOR_CATALOG:
-                known = ", ".join(sorted(VENDOR_CATALOG))
-                raise ValueError(f"vendors.{name}: unknown vendor; expected one of {known}")
-            known_sets = VENDOR_CATALOG[name]["datasets"]
+            if name not in vendors:
+                known = ", ".join(sorted(vendors))
+                raise ConfigError(f"{where}vendors.{name}: unknown vendor; expected one of {known}")
+            known_sets = vendors[name].dataset_names
             for dataset in vendor.datasets:
                 if dataset not in known_sets:
-                    raise ValueError(
-                        f"vendors.{name}.datasets.{dataset}: unknown dataset; "
+                    raise ConfigError(
+                        f"{where}vendors.{name}.datasets.{dataset}: unknown dataset; "
                         f"expected one of {', '.join(known_sets)}"
                     )
-        return self
+        bound = self.model_copy()
+        bound._vendors = vendors
+        return bound
+
+    @property
+    def registry(self) -> Registry:
+        """The vendor registry this inventory was checked against (see `bind`)."""
+        if self._vendors is None:
+            raise ConfigError(
+                "the inventory was not checked against the vendor registry: load it with "
+                "load_inventory(path, pipelines.registry.vendors())"
+            )
+        return self._vendors
 
     def enabled_vendors(self) -> dict[str, VendorConfig]:
         return {name: v for name, v in self.vendors.items() if v.enabled}
 
     def enabled_datasets(self, vendor: str) -> list[str]:
-        """Datasets of a vendor that are copied: all of the catalog's unless switched off."""
+        """Datasets of a vendor that are copied: all of the vendor's unless switched off."""
         config = self.vendors[vendor]
         return [
             name
-            for name in VENDOR_CATALOG[vendor]["datasets"]
+            for name in self.registry[vendor].dataset_names
             if config.datasets.get(name, DatasetConfig()).enabled
         ]
 
@@ -182,12 +220,18 @@ class Inventory(_Model):
         return config.rpo
 
     def daily_datasets(self, vendor: str) -> list[str]:
-        """Enabled time-series datasets of a vendor, copied by day (see VENDOR_CATALOG)."""
-        daily = VENDOR_CATALOG[vendor].get("daily", [])
+        """Enabled time-series datasets of a vendor, copied by day."""
+        daily = self.registry[vendor].daily
         return [name for name in self.enabled_datasets(vendor) if name in daily]
 
     def base_url(self, vendor: str) -> str:
-        return self.vendors[vendor].base_url or VENDOR_CATALOG[vendor]["base_url"]
+        return self.vendors[vendor].base_url or self.registry[vendor].base_url
+
+    def credential_envs(self, vendor: str) -> dict[str, str]:
+        """Each credential of a vendor and the environment variable that holds it."""
+        configured = self.vendors[vendor].credentials if vendor in self.vendors else {}
+        entry = self.registry[vendor]
+        return {name: configured.get(name) or entry.default_env(name) for name in entry.credentials}
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -196,8 +240,14 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{location}: {message}"
 
 
-def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
-    """Parse an inventory file; every mistake is reported with the file and the field."""
+def load_inventory(
+    path: str | os.PathLike[str] | None = None, vendors: Registry | None = None
+) -> Inventory:
+    """Parse an inventory file; every mistake is reported with the file and the field.
+
+    With `vendors` (pipelines.registry.vendors()), it is also checked against the vendor
+    registry, as every part of lifeboat that copies vendors needs.
+    """
     source = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
     if not source.is_file():
         raise ConfigError(
@@ -217,7 +267,8 @@ def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
     except ValidationError as exc:
         problems = "\n  ".join(_describe(err) for err in exc.errors())
         raise ConfigError(f"{source}: invalid inventory:\n  {problems}") from None
-    return inventory.model_copy(update={"source_path": source.resolve()})
+    loaded = inventory.model_copy(update={"source_path": source.resolve()})
+    return loaded.bind(vendors) if vendors is not None else loaded
 
 
 @lru_cache(maxsize=1)

@@ -18,8 +18,9 @@ from lifeboat.errors import (
     VendorRateLimited,
 )
 from lifeboat.secrets import mask
-from lifeboat.settings import QUARANTINE_TABLE, VENDOR_CATALOG
+from lifeboat.settings import QUARANTINE_TABLE
 from lifeboat.status import copy_status
+from pipelines.registry import vendors
 
 # How each credential is called in a sentence a business owner reads.
 _CREDENTIAL_WORDS = {
@@ -50,9 +51,12 @@ class Facts:
     support: str | None = None
     status_page: str | None = None
 
+    # The vendor's name as people know it, from the inventory's registry (see gather_facts).
+    vendor_title: str = ""
+
     @property
     def title(self) -> str:
-        return VENDOR_CATALOG.get(self.vendor, {}).get("title", self.vendor)
+        return self.vendor_title or vendors().title(self.vendor)
 
 
 def gather_facts(vendor: str, home: Path, inventory: Inventory) -> Facts:
@@ -63,10 +67,7 @@ def gather_facts(vendor: str, home: Path, inventory: Inventory) -> Facts:
         if s.vendor == vendor
     )
     config = inventory.vendors.get(vendor)
-    envs: dict[str, str] = {}
-    for name in VENDOR_CATALOG.get(vendor, {}).get("credentials", []):
-        configured = config.credentials.get(name) if config else None
-        envs[name] = configured or f"{vendor.upper()}_{name.upper()}"
+    envs = inventory.credential_envs(vendor) if vendor in inventory.registry else {}
     runbook = config.runbook if config else None
     return Facts(
         vendor=vendor,
@@ -75,6 +76,7 @@ def gather_facts(vendor: str, home: Path, inventory: Inventory) -> Facts:
         job=names.copy_job(vendor),
         support=runbook.support if runbook else None,
         status_page=runbook.status_page if runbook else None,
+        vendor_title=inventory.registry.title(vendor),
     )
 
 
@@ -260,13 +262,14 @@ KIND_WORDS = {
     "float": "a number",
     "bool": "true/false",
     "timestamp": "a time",
+    "date": "a date",
     "json": "JSON",
 }
 
 
 def explain_new_columns(vendor: str, dataset: str, added: dict[str, str]) -> str:
     """The announcement of fields a vendor added to a dataset, now kept as columns."""
-    title = VENDOR_CATALOG.get(vendor, {}).get("title", vendor)
+    title = vendors().title(vendor)
     fields = ", ".join(f"{name} ({KIND_WORDS.get(kind, kind)})" for name, kind in added.items())
     several = len(added) > 1
     return (
@@ -287,7 +290,7 @@ def explain_set_aside(
 
     `misfits` maps each column to (the kind expected, an example of what was received).
     """
-    title = VENDOR_CATALOG.get(vendor, {}).get("title", vendor)
+    title = vendors().title(vendor)
     changes = "; ".join(
         f"{column} should be {KIND_WORDS.get(kind, kind)} but {title} sent {received}"
         for column, (kind, received) in misfits.items()

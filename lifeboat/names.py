@@ -41,14 +41,17 @@ def copy_step(vendor: str, daily: bool) -> str:
     return f"{vendor}{_COPY_STEP_SUFFIXES[1] if daily else _COPY_STEP_SUFFIXES[0]}"
 
 
-def vendor_of_step(step_key: str | None, vendors: Iterable[str]) -> str | None:
-    """The vendor a copy step (`<vendor>_copy` or `<vendor>_daily`) belongs to, if any."""
+def vendor_of_step(step_key: str | None, vendors: Iterable[str] | None = None) -> str | None:
+    """The vendor a copy step (`<vendor>_copy` or `<vendor>_daily`) belongs to, if any.
+
+    With `vendors`, only those names count.
+    """
     if not step_key:
         return None
     name = step_key.split(".")[0]
     for suffix in _COPY_STEP_SUFFIXES:
         vendor = name.removesuffix(suffix)
-        if vendor != name and vendor in set(vendors):
+        if vendor != name and (vendors is None or vendor in set(vendors)):
             return vendor
     return None
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from lifeboat.config import Inventory
 from lifeboat.paths import DataHome
-from lifeboat.settings import QUARANTINE_TABLE, VENDOR_CATALOG
+from lifeboat.settings import QUARANTINE_TABLE
+from pipelines.registry import vendors
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def set_aside(home: Path, inventory: Inventory) -> dict[str, int]:
 def format_set_aside(counts: dict[str, int]) -> str:
     """Lines naming each vendor's set-aside records and where to read them."""
     return "\n".join(
-        f"{VENDOR_CATALOG[vendor]['title']}: {rows:,} records set aside because a field changed "
+        f"{vendors().title(vendor)}: {rows:,} records set aside because a field changed "
         f"type; read them in {QUARANTINE_TABLE} of warehouse/{vendor}.duckdb"
         for vendor, rows in sorted(counts.items())
     )
@@ -86,7 +87,7 @@ def format_table(rows: list[DatasetStatus]) -> str:
     header = ("vendor", "dataset", "rows held", "last copy (UTC)", "RPO")
     body = [
         (
-            VENDOR_CATALOG[r.vendor]["title"],
+            vendors().title(r.vendor),
             r.dataset,
             "-" if r.rows_held is None else f"{r.rows_held:,}",
             r.copied_at.strftime("%Y-%m-%d %H:%M:%S") if r.copied_at else "never",

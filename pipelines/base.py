@@ -13,6 +13,7 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Response
 
 from lifeboat.errors import ConfigError
+from lifeboat.vendors import Vendor
 from pipelines.http import Classifier, VendorSession
 from pipelines.settings import MAX_ATTEMPTS, MAX_SHRINK_SHARE, RETRY_BUDGET_SECONDS
 
@@ -45,6 +46,9 @@ class VendorContext:
     window: Window | None = None
     retries: RetryPolicy = RetryPolicy()
     max_shrink_share: float = MAX_SHRINK_SHARE
+    # The vendor's registry entry, for a vendor lifeboat.yaml configures (`kind: rest`);
+    # built-in vendors are found in the registry by name.
+    entry: Vendor | None = field(default=None, repr=False, compare=False)
 
     def credential(self, name: str) -> str:
         value = self.credentials.get(name)

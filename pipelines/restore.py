@@ -7,7 +7,6 @@ primary key, and checks every part's SHA-256 against the manifest first.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from lifeboat.errors import LifeboatError
-from pipelines.base import VendorContext
+from pipelines.registry import vendors
 from pipelines.runner import DATASET, snapshot_dir, warehouse_path
 from pipelines.snapshot import read_manifest, sha256
 
@@ -121,21 +120,12 @@ def _keys_from_schema(schema: dict) -> dict[str, list[str]]:
     return keys
 
 
-def _keys_from_resources(vendor: str) -> dict[str, list[str]]:
-    """Primary keys as the connector declares them, for when no loaded schema is at hand."""
-    module = importlib.import_module(f"pipelines.{vendor}")
-    # The source is only built to read its hints: no request is made and no secret needed.
-    ctx = VendorContext(vendor, "http://restore.invalid", {}, {"subdomain": "x", "dc": "x"})
-    try:
-        source = module.source(ctx)
-    except Exception:
+def _keys_from_registry(vendor: str) -> dict[str, list[str]]:
+    """Primary keys as the vendor declares them, for when no loaded schema is at hand."""
+    entry = vendors().get(vendor)
+    if entry is None:
         return {}
-    keys = {}
-    for name, resource in source.resources.items():
-        columns = resource.compute_table_schema().get("columns", {})
-        primary = [c for c, hints in columns.items() if hints.get("primary_key")]
-        keys[name] = primary or [ROW_KEY]
-    return keys
+    return {dataset.name: list(dataset.key) or [ROW_KEY] for dataset in entry.datasets}
 
 
 def _live_schema(con: duckdb.DuckDBPyConnection, alias: str) -> dict:
@@ -150,7 +140,7 @@ def _live_schema(con: duckdb.DuckDBPyConnection, alias: str) -> dict:
 
 def primary_keys(vendor: str, live_schema: dict | None = None) -> dict[str, list[str]]:
     """Per table, the columns that identify a record: the loaded schema's, else the connector's."""
-    keys = _keys_from_resources(vendor)
+    keys = _keys_from_registry(vendor)
     keys.update(_keys_from_schema(live_schema or {}))
     return keys
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import json
 import logging
 import time
@@ -16,13 +15,13 @@ from typing import Any
 
 import dlt
 import duckdb
-import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.sources import DltSource
 
 from lifeboat.errors import SuspectedShrink
 from lifeboat.paths import DataHome
+from lifeboat.vendors import Vendor
 from pipelines.base import VendorContext, Window
 from pipelines.drift import (
     QUARANTINE_TABLE,
@@ -32,6 +31,7 @@ from pipelines.drift import (
     write_quarantine,
 )
 from pipelines.history import create_versions_views, is_history_table, keep_superseded
+from pipelines.registry import entry
 from pipelines.settings import DUCKDB_CONFIG, MAX_SHRINK_SHARE
 from pipelines.snapshot import write_snapshot
 
@@ -69,9 +69,8 @@ def make_pipeline(vendor: str, home: Path) -> dlt.Pipeline:
 
 
 def make_source(ctx: VendorContext) -> DltSource:
-    """The dlt source of `pipelines.<vendor>` for this context (no request is made yet)."""
-    module = importlib.import_module(f"pipelines.{ctx.vendor}")
-    return module.source(ctx)
+    """The vendor's dlt source for this context (no request is made yet)."""
+    return entry(ctx).source(ctx)
 
 
 @dataclass
@@ -220,21 +219,21 @@ def manifest_part(manifest: Path, table: str) -> str:
     return str(manifest.parent / table)
 
 
-def apply_window(source: DltSource, vendor: str, window: Window) -> None:
+def apply_window(source: DltSource, vendor: Vendor, window: Window) -> None:
     """Load exactly [start, end) of every resource, leaving its cursor where it is.
 
     dlt keeps an incremental's cursor unchanged when it has an `end_value`: a backfill of a
-    past window never moves the cursor the regular runs continue from. Each connector
-    names its cursors in `CURSORS`.
+    past window never moves the cursor the regular runs continue from. Each dataset names
+    its cursor in the vendor's registry entry.
     """
-    module = importlib.import_module(f"pipelines.{vendor}")
     for name, resource in source.selected_resources.items():
-        cursor = module.CURSORS.get(name)
+        dataset = vendor.dataset(name)
+        cursor = dataset.cursor
         if cursor is None:
             continue  # read in full each time: nothing to bound
         start: Any = window.start
         end: Any = window.end
-        if pa.types.is_date(module.arrow_schema(name).field(cursor).type):
+        if dataset.column(cursor).kind == "date":
             start, end = window.start.date(), window.end.date()
         resource.apply_hints(
             incremental=dlt.sources.incremental(
@@ -372,7 +371,7 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
     held = table_counts(database, DATASET, live=True) if database.exists() else {}
     source = make_source(ctx)
     if ctx.window is not None:
-        apply_window(source, ctx.vendor, ctx.window)
+        apply_window(source, entry(ctx), ctx.window)
     ran = list(source.selected_resources)
     appending = first_loads(source, held)
     for name in appending:

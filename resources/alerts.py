@@ -9,7 +9,6 @@ import dagster as dg
 from lifeboat.alerts import Alerter, build_alerter
 from lifeboat.alerts_config import AlertsConfig, EmailConfig, WebhookConfig
 from lifeboat.config import Inventory
-from lifeboat.settings import VENDOR_CATALOG
 
 
 class AlertsResource(dg.ConfigurableResource):
@@ -66,11 +65,7 @@ def alerts_resource(inventory: Inventory, data_dir: Path) -> AlertsResource:
     """The resource for the `alerts:` section of the inventory, secrets as EnvVar references."""
     config = inventory.alerts
     secret_envs = sorted(
-        {
-            vendor.credentials.get(name) or f"{key.upper()}_{name.upper()}"
-            for key, vendor in inventory.vendors.items()
-            for name in VENDOR_CATALOG[key]["credentials"]
-        }
+        {env for vendor in inventory.vendors for env in inventory.credential_envs(vendor).values()}
     )
     fields: dict[str, object] = {"home": str(data_dir), "secret_envs": secret_envs}
     if config.webhook is not None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from emulators.apps import vendor_apps
 from emulators.credentials import demo_credentials
-from emulators.server import VENDORS
 
-DEMO = demo_credentials(VENDORS)
+DEMO = demo_credentials(vendor_apps())
 STRIPE_KEY = DEMO["stripe"]["api_key"]
 GA4_TOKEN = DEMO["ga4"]["access_token"]

@@ -15,7 +15,7 @@ from automation.copies import today
 from definitions import build_definitions
 from lifeboat.config import load_inventory
 from lifeboat.instance import PROJECT_ROOT, load_demo_credentials
-from lifeboat.settings import VENDOR_CATALOG
+from pipelines.registry import vendors
 from pipelines.runner import warehouse_path
 from tests.keys import STRIPE_KEY
 
@@ -33,12 +33,15 @@ def stripe_only(tmp_path: Path, url: str) -> Path:
 
 
 def test_every_catalog_dataset_is_an_asset_with_group_kinds_and_description(home: Path) -> None:
-    defs = build_definitions(load_inventory(PROJECT_ROOT / "lifeboat.yaml"), home)
+    inventory = load_inventory(PROJECT_ROOT / "lifeboat.yaml", vendors())
+    defs = build_definitions(inventory, home)
     graph = defs.resolve_asset_graph()
+    # Every built-in vendor and the REST API lifeboat.yaml configures (kind: rest).
+    assert set(inventory.registry) == {*vendors(), "harvest"}
     expected = {
         dg.AssetKey([vendor, dataset])
-        for vendor, entry in VENDOR_CATALOG.items()
-        for dataset in entry["datasets"]
+        for vendor, entry in inventory.registry.items()
+        for dataset in entry.dataset_names
     }
     assert expected <= set(graph.get_all_asset_keys())
     for key in expected:
@@ -50,17 +53,17 @@ def test_every_catalog_dataset_is_an_asset_with_group_kinds_and_description(home
     assert schedules["stripe_every_rpo"].cron_schedule == "*/15 * * * *"
     # Per vendor: a copy at least twice per RPO, and a weekly reconciliation; one daily
     # restore drill of them all.
-    assert {f"{vendor}_every_rpo" for vendor in VENDOR_CATALOG} <= set(schedules)
-    assert {f"reconcile_{vendor}_weekly" for vendor in VENDOR_CATALOG} <= set(schedules)
+    assert {f"{vendor}_every_rpo" for vendor in inventory.registry} <= set(schedules)
+    assert {f"reconcile_{vendor}_weekly" for vendor in inventory.registry} <= set(schedules)
     assert "restore_drills_daily" in schedules
-    assert len(schedules) == 2 * len(VENDOR_CATALOG) + 1
+    assert len(schedules) == 2 * len(inventory.registry) + 1
 
 
 def test_materialize_copies_into_duckdb_with_metadata(
     emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", STRIPE_KEY)
-    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
+    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url), vendors()), home)
     job = defs.resolve_job_def("copy_stripe")
     result = job.execute_in_process(partition_key=today(), instance=dg.DagsterInstance.ephemeral())
     assert result.success
@@ -82,7 +85,7 @@ def test_missing_credential_stops_the_run_naming_the_variable(
     emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("LIFEBOAT_TEST_STRIPE_KEY", raising=False)
-    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
+    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url), vendors()), home)
     with pytest.raises(dg.DagsterInvalidConfigError) as failure:
         defs.resolve_job_def("copy_stripe").execute_in_process(
             partition_key=today(), instance=dg.DagsterInstance.ephemeral()
@@ -115,7 +118,8 @@ def test_second_run_loads_only_what_changed_for_every_vendor(
     shipped = (PROJECT_ROOT / "lifeboat.yaml").read_text()
     config = tmp_path / "lifeboat.yaml"
     config.write_text(shipped.replace("http://127.0.0.1:8765", emulator.url))
-    defs = build_definitions(load_inventory(config), home)
+    inventory = load_inventory(config, vendors())
+    defs = build_definitions(inventory, home)
     job = defs.resolve_job_def("copy_all_vendors")
 
     def loaded(result: dg.ExecuteInProcessResult) -> dict[tuple[str, ...], tuple[int, int]]:
@@ -132,7 +136,7 @@ def test_second_run_loads_only_what_changed_for_every_vendor(
     first = loaded(
         job.execute_in_process(partition_key=today(), instance=dg.DagsterInstance.ephemeral())
     )
-    assert len(first) == sum(len(v["datasets"]) for v in VENDOR_CATALOG.values())
+    assert len(first) == sum(len(v.datasets) for v in inventory.registry.values())
     assert all(rows_loaded == rows_held > 0 for rows_loaded, rows_held in first.values())
 
     control = EmulatorControl(emulator.url)
@@ -164,7 +168,7 @@ def test_backfill_of_past_days_loads_their_window_and_keeps_the_cursor(
     from pipelines.runner import cursors, make_pipeline
 
     monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", STRIPE_KEY)
-    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
+    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url), vendors()), home)
     job = defs.resolve_job_def("copy_stripe")
     instance = dg.DagsterInstance.ephemeral()
     assert job.execute_in_process(partition_key=today(), instance=instance).success

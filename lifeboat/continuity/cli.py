@@ -8,6 +8,7 @@ from typing import Any
 
 from lifeboat.config import home, inventory
 from lifeboat.continuity.report import build_all
+from pipelines.registry import vendors
 
 
 def _as_of(text: str) -> datetime:
@@ -19,7 +20,9 @@ def _as_of(text: str) -> datetime:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Build contacts, open work, vendor status and the report from the copies on disk."""
-    outputs = build_all(home(), inventory(), as_of=args.as_of, probe_topology=not args.no_probe)
+    outputs = build_all(
+        home(), inventory().bind(vendors()), as_of=args.as_of, probe_topology=not args.no_probe
+    )
     print(
         f"{outputs.contacts:,} contacts, {outputs.open_work:,} open items, "
         f"{outputs.vendors} vendors"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ import duckdb
 
 from lifeboat.continuity.catalog import query
 from lifeboat.paths import DataHome
+from lifeboat.vendors import Vendor
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,11 @@ class VendorHistory:
     copies: list[datetime]  # every load that wrote something, and the last copy
 
 
-def _keys(vendor: str, dataset: str) -> list[str]:
-    """The primary key of a dataset, as its connector declares it."""
-    try:
-        settings = importlib.import_module(f"pipelines.{vendor}.settings")
-    except ImportError:
+def _keys(vendor: Vendor, dataset: str) -> list[str]:
+    """The primary key of a dataset, as its vendor declares it."""
+    if dataset not in vendor.dataset_names:
         return []
-    declared = getattr(settings, "PRIMARY_KEYS", {}).get(dataset)
-    if declared:
-        return [declared] if isinstance(declared, str) else list(declared)
-    return [c.name for c in getattr(settings, "COLUMNS", {}).get(dataset, []) if c.key]
+    return list(vendor.dataset(dataset).key)
 
 
 def _when(load_id: str) -> datetime:
@@ -69,7 +64,9 @@ def _dataset_rows(
     return [(_when(str(at)), int(total)) for at, total in rows]
 
 
-def vendor_history(home: Path, vendor: str) -> VendorHistory:
+def vendor_history(home: Path, declared: Vendor) -> VendorHistory:
+    """Rows held after each load, and when each copy was made, from the vendor's snapshots."""
+    vendor = declared.name
     directory = DataHome(home).snapshots(vendor)
     manifest_path = DataHome(home).manifest(vendor)
     if not manifest_path.exists():
@@ -84,7 +81,7 @@ def vendor_history(home: Path, vendor: str) -> VendorHistory:
             if entry.get("copied_at"):
                 copies.add(datetime.fromisoformat(entry["copied_at"]))
             try:
-                series = _dataset_rows(con, directory, dataset, _keys(vendor, dataset), parts)
+                series = _dataset_rows(con, directory, dataset, _keys(declared, dataset), parts)
             except duckdb.Error:
                 series = []
             if not series and entry.get("rows") is not None and entry.get("copied_at"):

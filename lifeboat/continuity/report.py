@@ -31,7 +31,6 @@ from lifeboat.continuity.settings import (
     VENDOR_STATUS,
 )
 from lifeboat.continuity.topology import TopologyStatus, topology_status
-from lifeboat.settings import VENDOR_CATALOG
 
 META = "kit.json"
 # What the report advises when lifeboat.yaml gives no runbook steps for a vendor.
@@ -203,7 +202,7 @@ def _runbooks(inventory: Inventory, status: list[vs.VendorStatus]) -> list[dict[
         books.append(
             {
                 "vendor": vendor,
-                "title": VENDOR_CATALOG[vendor]["title"],
+                "title": inventory.registry.title(vendor),
                 "state": state,
                 "failure": failure,
                 "account_owner": config.runbook.account_owner,
@@ -270,8 +269,8 @@ def write_report(
     meta = _read_meta(directory)
     as_of = datetime.fromisoformat(meta["as_of"]) if meta.get("as_of") else None
     vendors = list(inventory.enabled_vendors())
-    titles = {v: VENDOR_CATALOG[v]["title"] for v in vendors}
-    histories = [(titles[v], vendor_history(home, v)) for v in vendors]
+    titles = {v: inventory.registry.title(v) for v in vendors}
+    histories = [(titles[v], vendor_history(home, inventory.registry[v])) for v in vendors]
     lanes = [
         (
             titles[v],
@@ -299,9 +298,7 @@ def write_report(
         "work_total": work_total,
         "overdue": sum(1 for w in work if w["overdue"]),
         "max_rows": HTML_MAX_ROWS,
-        "unreadable": [
-            VENDOR_CATALOG.get(v, {}).get("title", v) for v in meta.get("unreadable", [])
-        ],
+        "unreadable": [inventory.registry.title(v) for v in meta.get("unreadable", [])],
         "runbooks": _runbooks(inventory, status),
         "home": str(home),
         "rows_chart": rows_chart(histories, now),

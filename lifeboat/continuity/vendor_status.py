@@ -10,7 +10,6 @@ from pathlib import Path
 
 from lifeboat.config import Inventory
 from lifeboat.secrets import mask, secret_values
-from lifeboat.settings import VENDOR_CATALOG
 from lifeboat.status import copy_status
 
 # The kind of a failure that recorded no outcome (a bug, a missing credential).
@@ -88,7 +87,7 @@ def vendor_status(
         rows.append(
             VendorStatus(
                 vendor=status.vendor,
-                title=VENDOR_CATALOG[status.vendor]["title"],
+                title=inventory.registry.title(status.vendor),
                 dataset=status.dataset,
                 state=_state(status.copied_at, age, status.rpo_minutes, failure),
                 rows_held=status.rows_held,

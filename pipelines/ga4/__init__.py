@@ -18,9 +18,11 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 
 from lifeboat.errors import ConfigError, VendorBadResponse, VendorError, VendorLockout
-from pipelines.arrow import schema, to_table
+from lifeboat.vendors import Dataset, PingRequest, Vendor
+from pipelines.arrow import to_table
 from pipelines.base import VendorContext, rest_client
 from pipelines.drift import Shape, current_shape
+from pipelines.ga4.quota import classify_429, exhausted_bucket, spent, vendor_time
 from pipelines.ga4.settings import (
     COLUMNS,
     DEFAULT_RECENT_DAYS,
@@ -63,6 +65,8 @@ class RunReportPaginator(BasePaginator):
 def classify(vendor: str, response: requests.Response) -> VendorError | None:
     """Google's refusals for a property, each with what to do about it."""
     status = response.status_code
+    if status == 429:
+        return classify_429(vendor, response)
     if status == 403:
         return VendorLockout(
             vendor,
@@ -120,6 +124,9 @@ def _report_body(first: date, last: str, limit: int) -> dict[str, Any]:
         "orderBys": [{"dimension": {"dimensionName": "date"}, "desc": False}],
         "limit": limit,
         "offset": 0,
+        # Each answer then says how many quota tokens are left, so a run that spends the
+        # last of them stops before asking for a page the property would refuse.
+        "returnPropertyQuota": True,
     }
 
 
@@ -149,13 +156,17 @@ def _records(page: Any, read_at: int) -> list[dict[str, Any]]:
     return records
 
 
+def _stop_if_quota_spent(page: Any) -> None:
+    """Stop before the next page if this one spent the property's last tokens."""
+    bucket = exhausted_bucket(page.response.json())
+    if bucket is not None and page.paginator.has_next_page:
+        now = vendor_time(page.response)
+        raise spent(bucket, "ga4", "the report has more pages to read", now)
+
+
 def _to_table(records: list[dict[str, Any]], shape: Shape | None) -> pa.Table:
     # A metric that is no longer a number sets its day aside (pipelines.drift).
-    table = to_table(records, COLUMNS["daily_metrics"], shape.reject if shape else None)
-    index = table.schema.get_field_index("date")
-    return table.set_column(
-        index, pa.field("date", pa.date32(), nullable=False), table["date"].cast(pa.date32())
-    )
+    return to_table(records, COLUMNS["daily_metrics"], shape.reject if shape else None)
 
 
 def first_date(ctx: VendorContext) -> date:
@@ -211,6 +222,7 @@ def _resource(ctx: VendorContext) -> DltResource:
             rows += len(page)
             if page:
                 yield _to_table(_records(page, read_at), shape)
+            _stop_if_quota_spent(page)
         log.info("ga4 daily_metrics: %d days from %s to %s", rows, first, last)
 
     return daily_metrics
@@ -222,10 +234,37 @@ def source(ctx: VendorContext) -> list[DltResource]:
     return [_resource(ctx)] if ctx.wants("daily_metrics") else []
 
 
-# The incremental cursor of each dataset, which backfill windows bound (see runner).
-CURSORS = {"daily_metrics": "date"}
+def ping(ctx: VendorContext) -> PingRequest:
+    """The cheapest authenticated read: one metric for today, one row at most."""
+    body = {
+        "dateRanges": [{"startDate": "today", "endDate": "today"}],
+        "metrics": [{"name": "activeUsers"}],
+        "limit": 1,
+    }
+    return "POST", RUN_REPORT.format(property_id=property_id(ctx)), {"json": body}
 
 
-def arrow_schema(dataset: str) -> pa.Schema:
-    fields = schema(COLUMNS[dataset])
-    return fields.set(fields.get_field_index("date"), pa.field("date", pa.date32(), nullable=False))
+VENDOR = Vendor(
+    name="ga4",
+    title="Google Analytics 4",
+    base_url="https://analyticsdata.googleapis.com",
+    credentials=("access_token",),
+    credentials_help=(
+        "an OAuth access token of an account with at least Viewer access to the property "
+        "(scope analytics.readonly is enough)"
+    ),
+    datasets=(
+        Dataset(
+            "daily_metrics",
+            "Daily website visitors, sessions, page views, conversions and revenue "
+            "from Google Analytics.",
+            tuple(COLUMNS["daily_metrics"]),
+            cursor="date",
+            daily=True,
+        ),
+    ),
+    source=source,
+    client=client,
+    ping=ping,
+    options=(PROPERTY_OPTION, START_DATE_OPTION, RECENT_DAYS_OPTION, PAGE_LIMIT_OPTION),
+)

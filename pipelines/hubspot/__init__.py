@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +20,8 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 
 from lifeboat.errors import VendorBadResponse, VendorError, VendorLockout, VendorRateLimited
-from pipelines.arrow import batched_tables, schema
+from lifeboat.vendors import Dataset, PingRequest, Vendor
+from pipelines.arrow import batched_tables
 from pipelines.base import VendorContext, rest_client
 from pipelines.hubspot import settings
 from pipelines.hubspot.settings import (
@@ -38,19 +42,67 @@ Page = list[dict[str, Any]]
 LOCKOUT_CATEGORIES = {"INVALID_AUTHENTICATION", "EXPIRED_AUTHENTICATION", "MISSING_SCOPES"}
 
 
+class SearchPacer:
+    """Spaces the search requests of one account so they stay under its per-second limit.
+
+    The next search leaves `spacing` seconds after the previous one was answered, so however
+    late a request travels, no two reach HubSpot closer together than that. The limit is
+    the account's, so every search of one token in this process shares one pacer."""
+
+    def __init__(self, spacing: float) -> None:
+        self.spacing = spacing
+        self._answered = float("-inf")
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            delay = self._answered + self.spacing - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def answered(self) -> None:
+        with self._lock:
+            self._answered = time.monotonic()
+
+
+_PACERS: dict[str, SearchPacer] = {}
+_PACERS_LOCK = threading.Lock()
+
+
+def pacer(ctx: VendorContext) -> SearchPacer:
+    """The pacer of the account behind this context's token (keyed by a hash, never the token)."""
+    token = ctx.credential("access_token")
+    key = hashlib.sha256(f"{ctx.base_url}\0{token}".encode()).hexdigest()
+    with _PACERS_LOCK:
+        found = _PACERS.get(key)
+        if found is None:
+            found = _PACERS[key] = SearchPacer(settings.SEARCH_SPACING_SECONDS)
+        return found
+
+
 class HubSpotPaginator(BasePaginator):
     """HubSpot's `paging.next.after` cursor: a query parameter when listing, a body field
     when searching. A search stops short of the per-query result cap and records that in
-    `capped`, so the caller can start a new query where this one ended."""
+    `capped`, so the caller can start a new query where this one ended; it waits for its
+    `pacer` before each page."""
 
-    def __init__(self, *, in_body: bool = False, cap: int | None = None) -> None:
+    def __init__(
+        self, *, in_body: bool = False, cap: int | None = None, pace: SearchPacer | None = None
+    ) -> None:
         super().__init__()
         self.in_body = in_body
         self.cap = cap
+        self.pace = pace
         self.capped = False
         self._after: str | None = None
 
+    def init_request(self, request: Request) -> None:
+        if self.pace is not None:
+            self.pace.wait()
+
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        if self.pace is not None:
+            self.pace.answered()
         body = response.json()
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise VendorBadResponse("hubspot", "a listing did not return a `results` list")
@@ -66,6 +118,8 @@ class HubSpotPaginator(BasePaginator):
         self._after = str(after)
 
     def update_request(self, request: Request) -> None:
+        if self.pace is not None:
+            self.pace.wait()
         if self.in_body:
             request.json = {**(request.json or {}), "after": self._after}
         else:
@@ -103,6 +157,14 @@ def classify(vendor: str, response: requests.Response) -> VendorError | None:
             "the account's daily API call limit is used up; it resets at midnight",
             status=status,
             retry_after=_seconds_to_midnight(),
+        )
+    if status == 429 and body.get("policyName") == "SECONDLY":
+        # The search endpoints' own per-second limit: the next second lets us in again.
+        return VendorRateLimited(
+            vendor,
+            "the search endpoints' per-second limit was reached",
+            status=status,
+            retry_after=settings.SEARCH_RETRY_AFTER_SECONDS,
         )
     if status in (401, 403) or category in LOCKOUT_CATEGORIES:
         detail = f"{message} [{category}]" if category else message
@@ -182,7 +244,9 @@ def _search(
     yield from _pages(dataset, pages)
 
 
-def _changes(api: RESTClient, dataset: str, since: int, until: int | None) -> Iterator[Page]:
+def _changes(
+    api: RESTClient, dataset: str, since: int, until: int | None, pace: SearchPacer
+) -> Iterator[Page]:
     """Objects modified in [since, until), oldest change first, through the search endpoint.
 
     A search serves at most `SEARCH_RESULT_CAP` results, so when one stops there the next
@@ -196,7 +260,7 @@ def _changes(api: RESTClient, dataset: str, since: int, until: int | None) -> It
         filters = [{"propertyName": modified, "operator": operator, "value": str(low)}]
         if until is not None:
             filters.append({"propertyName": modified, "operator": "LT", "value": str(until)})
-        paginator = HubSpotPaginator(in_body=True, cap=settings.SEARCH_RESULT_CAP)
+        paginator = HubSpotPaginator(in_body=True, cap=settings.SEARCH_RESULT_CAP, pace=pace)
         last: int | None = None
         at_last: set[str] = set()
         for page in _search(api, dataset, [filters], modified, paginator):
@@ -215,12 +279,17 @@ def _changes(api: RESTClient, dataset: str, since: int, until: int | None) -> It
             low, operator, already = last, "GTE", at_last
             log.info("hubspot %s: search cap reached; continuing from %s", dataset, low)
             continue
-        yield from _same_instant(api, dataset, low, until, already | at_last)
+        yield from _same_instant(api, dataset, low, until, already | at_last, pace)
         operator, already = "GT", set()
 
 
 def _same_instant(
-    api: RESTClient, dataset: str, at: int, until: int | None, already: set[str]
+    api: RESTClient,
+    dataset: str,
+    at: int,
+    until: int | None,
+    already: set[str],
+    pace: SearchPacer,
 ) -> Iterator[Page]:
     """Every object modified at exactly `at` (ms) but not in `already`, in id order.
 
@@ -236,7 +305,7 @@ def _same_instant(
         ]
         if until is not None:
             filters.append({"propertyName": modified, "operator": "LT", "value": str(until)})
-        paginator = HubSpotPaginator(in_body=True, cap=settings.SEARCH_RESULT_CAP)
+        paginator = HubSpotPaginator(in_body=True, cap=settings.SEARCH_RESULT_CAP, pace=pace)
         for page in _search(api, dataset, [filters], "hs_object_id", paginator):
             if page:
                 after_id = max(after_id, *(int(record["id"]) for record in page))
@@ -264,7 +333,7 @@ def _resource(ctx: VendorContext, dataset: str) -> DltResource:
         if since is None and until is None:
             pages = _listing(api, dataset, archived=False)
         else:
-            pages = _changes(api, dataset, since or 0, until)
+            pages = _changes(api, dataset, since or 0, until, pacer(ctx))
         yield from batched_tables(pages, columns)
         yield from batched_tables(_deletions(api, dataset, since, until), columns)
 
@@ -277,9 +346,28 @@ def source(ctx: VendorContext) -> list[DltResource]:
     return [_resource(ctx, dataset) for dataset in COLUMNS if ctx.wants(dataset)]
 
 
-# The incremental cursor of each dataset, which backfill windows bound (see runner).
-CURSORS = {dataset: "_changed_at" for dataset in COLUMNS}
+def ping(ctx: VendorContext) -> PingRequest:
+    """The cheapest authenticated read: one contact."""
+    return "GET", "/crm/v3/objects/contacts", {"params": {"limit": 1}}
 
 
-def arrow_schema(dataset: str) -> pa.Schema:
-    return schema(COLUMNS[dataset])
+DESCRIPTIONS = {
+    "contacts": "People in your HubSpot CRM, with how to reach them.",
+    "companies": "Companies in your HubSpot CRM.",
+    "deals": "Sales deals in your HubSpot pipeline, with stage and amount.",
+}
+
+VENDOR = Vendor(
+    name="hubspot",
+    title="HubSpot",
+    base_url="https://api.hubapi.com",
+    credentials=("access_token",),
+    credentials_help=(
+        "a private app's access token (read scopes crm.objects.contacts.read, "
+        "crm.objects.companies.read and crm.objects.deals.read are enough)"
+    ),
+    datasets=tuple(Dataset(name, DESCRIPTIONS[name], tuple(COLUMNS[name])) for name in COLUMNS),
+    source=source,
+    client=client,
+    ping=ping,
+)

@@ -8,7 +8,15 @@ LIST_LIMIT = 100  # the list endpoint's maximum `limit`
 SEARCH_LIMIT = 200  # the search endpoint's maximum `limit`
 # One search query serves at most this many results; asking for more is a 400. The
 # connector starts a new query from the last modification time it saw before reaching it.
+# https://developers.hubspot.com/docs/guides/api/crm/search#limitations
 SEARCH_RESULT_CAP = 10_000
+# The search endpoints allow this many requests a second per account (a 429 with policy
+# SECONDLY past it, same page): the connector leaves this long between one search's
+# answer and the next search, a twentieth more than the limit needs.
+SEARCH_REQUESTS_PER_SECOND = 5
+SEARCH_SPACING_SECONDS = 1.05 / SEARCH_REQUESTS_PER_SECOND
+# How long a SECONDLY 429 takes to clear: the window is one second.
+SEARCH_RETRY_AFTER_SECONDS = 1.0
 
 # The property holding each object's last modification time (contacts name it differently).
 MODIFIED_PROPERTY = {

@@ -18,15 +18,18 @@ from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 
-from lifeboat.errors import VendorBadResponse, VendorError, VendorLockout
-from pipelines.arrow import batched_tables, schema
+from lifeboat.errors import VendorBadResponse, VendorError, VendorLockout, VendorRateLimited
+from lifeboat.vendors import CHANGED_AT, Dataset, PingRequest, Vendor
+from pipelines.arrow import batched_tables
 from pipelines.base import VendorContext, rest_client
 from pipelines.mailchimp.settings import (
     API_ROOT,
     ARCHIVED,
+    CALL_TIMEOUT_SECONDS,
     CAMPAIGN_REFRESH_SECONDS,
     COLUMNS,
     DC_OPTION,
+    DESCRIPTIONS,
     EXCLUDE_FIELDS,
     LOCKOUT_TITLES,
     MEMBER_PASSES,
@@ -35,7 +38,7 @@ from pipelines.mailchimp.settings import (
     SINCE_OVERLAP_SECONDS,
 )
 from pipelines.progress import track
-from pipelines.settings import MERGE_HINTS
+from pipelines.settings import CONNECT_TIMEOUT_SECONDS, MERGE_HINTS
 
 log = logging.getLogger("lifeboat.mailchimp")
 
@@ -87,7 +90,12 @@ def classify(vendor: str, response: requests.Response) -> VendorError | None:
     try:
         problem = response.json()
     except ValueError:
-        return None
+        problem = None
+    if response.status_code == 403 and not isinstance(problem, dict):
+        # Mailchimp's own refusals are problem+json; a bare 403 is its throttle at high volume.
+        return VendorRateLimited(
+            vendor, "Mailchimp is throttling the API key (a 403 without a body)", status=403
+        )
     if not isinstance(problem, dict):
         return None
     title = str(problem.get("title") or "")
@@ -103,13 +111,15 @@ def classify(vendor: str, response: requests.Response) -> VendorError | None:
 def client(ctx: VendorContext) -> RESTClient:
     api_key = ctx.credential("api_key")
     dc = ctx.option(DC_OPTION) or data_center(api_key)
-    return rest_client(
+    api = rest_client(
         ctx,
         base_url=ctx.url(**({DC_OPTION: dc} if dc else {})),
         # Mailchimp's basic auth: any user name, the API key as the password.
         auth=HttpBasicAuth("lifeboat", api_key),
         classifier=classify,
     )
+    api.session.timeout = (CONNECT_TIMEOUT_SECONDS, CALL_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+    return api
 
 
 def _epoch(value: datetime | int | None) -> int | None:
@@ -276,9 +286,32 @@ def source(ctx: VendorContext) -> list[DltResource]:
     return [_RESOURCES[dataset](ctx) for dataset in COLUMNS if ctx.wants(dataset)]
 
 
-# The incremental cursor of each dataset, which backfill windows bound (see runner).
-CURSORS = {"members": "_changed_at", "campaigns": "_changed_at"}
+def ping(ctx: VendorContext) -> PingRequest:
+    """Mailchimp's health check: authenticated, and it reads nothing."""
+    return "GET", f"{API_ROOT}/ping", {}
 
 
-def arrow_schema(dataset: str) -> pa.Schema:
-    return schema(COLUMNS[dataset])
+VENDOR = Vendor(
+    name="mailchimp",
+    title="Mailchimp",
+    base_url="https://{dc}.api.mailchimp.com",
+    credentials=("api_key",),
+    credentials_help=(
+        "an API key of a user who can see every audience (it ends with the account's data "
+        "center, e.g. -us6)"
+    ),
+    datasets=tuple(
+        Dataset(
+            name,
+            DESCRIPTIONS[name],
+            tuple(COLUMNS[name]),
+            # Audiences are few and carry no change time: each run reads them whole.
+            cursor=None if name == "lists" else CHANGED_AT,
+        )
+        for name in COLUMNS
+    ),
+    source=source,
+    client=client,
+    ping=ping,
+    options=(DC_OPTION,),
+)

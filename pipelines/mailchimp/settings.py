@@ -10,6 +10,15 @@ PAGE_COUNT = 1000
 # The catalog's base URL placeholder; an API key ends with it ("...-us6"). An explicit
 # `dc` option in lifeboat.yaml wins over the key's suffix.
 DC_OPTION = "dc"
+# "The Marketing API has a 120-second timeout on API calls": waiting longer for an answer is
+# pointless, and giving up sooner abandons pages Mailchimp would still serve (the shared read
+# timeout is 60 s). https://mailchimp.com/developer/marketing/docs/fundamentals/#api-limits
+CALL_TIMEOUT_SECONDS = 120.0
+# "The Marketing API has a limit of 10 simultaneous connections. You'll receive a 429 error
+# if you reach the limit. At exceptionally high volumes, you may receive an HTTP 429 or 403
+# without a JSON body." (same page). The connector reads one page at a time, so it holds one
+# connection; a 429, or a 403 that carries no problem body, is throttling and is retried.
+MAX_CONNECTIONS = 10
 # `since_last_changed` and friends mean "after": asking from one second before the cursor
 # catches changes made in the same second as the last one copied (merge drops the repeats).
 SINCE_OVERLAP_SECONDS = 1
@@ -39,6 +48,13 @@ LOCKOUT_TITLES = {
     "Forbidden": "the API key's user may not read this: use a key of an account owner or admin",
     "Compliance Related": "Mailchimp has paused the account for a compliance review: log in to "
     "Mailchimp to see why",
+}
+
+# What each dataset holds, in a line a business owner understands.
+DESCRIPTIONS = {
+    "lists": "Your Mailchimp audiences.",
+    "members": "Everyone on your Mailchimp audiences, with their subscription status.",
+    "campaigns": "Email campaigns sent or drafted in Mailchimp.",
 }
 
 _DELETED = Column("_deleted", "bool")

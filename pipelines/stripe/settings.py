@@ -8,15 +8,32 @@ PAGE_LIMIT = 100  # Stripe's maximum `limit` for list endpoints
 # Stripe keeps events for 30 days; past this age a cursor can no longer be caught up
 # from events, so the dataset is listed again in full (and merged, never replaced).
 EVENT_HORIZON_SECONDS = 29 * 86_400
-API_VERSION = "2024-06-20"
+# The version the `stripe` package's models describe (objects have this shape since
+# 2025-03-31.basil: a subscription's period sits on its items, an invoice has no `paid`).
+API_VERSION = "2026-10-28.endive"
 
-# Stripe's `object` value for each dataset, which also prefixes its event types.
+# Stripe's `object` value for each dataset.
 OBJECT_NAMES = {
     "customers": "customer",
     "charges": "charge",
     "invoices": "invoice",
     "subscriptions": "subscription",
 }
+# The events that tell of a dataset's changes (https://docs.stripe.com/api/events/types).
+# Subscriptions' are `customer.subscription.*`; `customer.*` matches those too (and
+# customer.discount.*, customer.source.*...), so events are also kept by their object.
+EVENT_TYPES = {
+    "customers": "customer.*",
+    "charges": "charge.*",
+    "invoices": "invoice.*",
+    "subscriptions": "customer.subscription.*",
+}
+# Events whose object is gone at Stripe. `customer.subscription.deleted` is not one: the
+# subscription ended and stays listable, canceled.
+DELETION_EVENTS = frozenset({"customer.deleted", "invoice.deleted"})
+# Stripe's subscription list leaves canceled subscriptions out unless asked for all
+# (https://docs.stripe.com/api/subscriptions/list): a backup wants them.
+LIST_PARAMS: dict[str, dict[str, str]] = {"subscriptions": {"status": "all"}}
 
 _BOOKKEEPING = [Column("_changed_at", "timestamp"), Column("_deleted", "bool")]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,7 +27,8 @@ from lifeboat.errors import (
     VendorLockout,
     VendorRateLimited,
 )
-from pipelines.arrow import batched_tables, schema
+from lifeboat.vendors import Dataset, PingRequest, Vendor
+from pipelines.arrow import batched_tables
 from pipelines.base import VendorContext, rest_client
 from pipelines.http import error_detail, retry_after_seconds
 from pipelines.progress import track
@@ -83,15 +85,25 @@ def _google_reason(response: requests.Response) -> str | None:
         return None
 
 
-def _until_quota_reset(now: datetime | None = None) -> float:
+def _vendor_time(response: requests.Response) -> datetime:
+    """The time on Google's side: its Date header (our clock may be off), else ours."""
+    try:
+        return parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+def _until_quota_reset(now: datetime) -> float:
     """Seconds until the daily quota resets (midnight Pacific time)."""
     try:
         zone: Any = ZoneInfo(QUOTA_TIME_ZONE)
     except ZoneInfoNotFoundError:
         zone = UTC
-    local = (now or datetime.now(UTC)).astimezone(zone)
-    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return (midnight - local).total_seconds()
+    local = now.astimezone(zone)
+    # Midnight is built on the calendar date, so a day of 23 or 25 hours (DST) counts right.
+    midnight = datetime.combine(local.date() + timedelta(days=1), time.min, zone)
+    # Aware datetimes of one zone subtract by wall clock: compare them in UTC instead.
+    return (midnight.astimezone(UTC) - now.astimezone(UTC)).total_seconds()
 
 
 def classify(vendor: str, response: requests.Response) -> VendorError | None:
@@ -100,11 +112,12 @@ def classify(vendor: str, response: requests.Response) -> VendorError | None:
     reason = _google_reason(response)
     detail = _TAGS.sub("", error_detail(response))
     if reason in DAILY_QUOTA_REASONS:
-        wait = _until_quota_reset()
+        wait = _until_quota_reset(_vendor_time(response))
         return VendorRateLimited(
             vendor,
             f"the project's daily YouTube API quota is used up; it resets at midnight Pacific "
-            f"time, in {wait / 3600:.1f} hours ({detail})",
+            f"time, in {wait / 3600:.1f} hours, and the next run goes on from where the copy "
+            f"stands ({detail})",
             status=status,
             retry_after=wait,
         )
@@ -317,9 +330,42 @@ def source(ctx: VendorContext) -> list[DltResource]:
     return [_resource(ctx, dataset) for dataset in COLUMNS if ctx.wants(dataset)]
 
 
-# The incremental cursor of each dataset, which backfill windows bound (see runner).
-CURSORS = dict(CURSOR)
+def ping(ctx: VendorContext) -> PingRequest:
+    """The channel's id: one quota unit, and it needs a token that can read the channel."""
+    return "GET", f"{API}/channels", {"params": {"mine": "true", "part": "id"}}
 
 
-def arrow_schema(dataset: str) -> pa.Schema:
-    return schema(COLUMNS[dataset])
+VENDOR = Vendor(
+    name="youtube",
+    title="YouTube",
+    base_url="https://www.googleapis.com",
+    credentials=("access_token",),
+    credentials_help=(
+        "an OAuth access token of the channel's owner (scope youtube.readonly is enough)"
+    ),
+    datasets=(
+        Dataset(
+            "videos",
+            "Videos on your YouTube channel, with views and likes.",
+            tuple(COLUMNS["videos"]),
+            cursor=CURSOR["videos"],
+        ),
+        Dataset(
+            "comments",
+            "Comments people left on your YouTube videos.",
+            tuple(COLUMNS["comments"]),
+            cursor=CURSOR["comments"],
+            daily=True,
+        ),
+        Dataset(
+            "subscribers",
+            "People subscribed to your YouTube channel (those who made it public).",
+            tuple(COLUMNS["subscribers"]),
+            cursor=CURSOR["subscribers"],
+        ),
+    ),
+    source=source,
+    client=client,
+    ping=ping,
+    options=(LOOKBACK_OPTION,),
+)

@@ -15,6 +15,7 @@ from definitions import build_definitions
 from emulators.control import EmulatorControl
 from lifeboat.config import load_inventory
 from lifeboat.names import RECOVERY_SENSOR
+from pipelines.registry import vendors
 from pipelines.runner import cursors, make_pipeline
 from tests.keys import STRIPE_KEY
 
@@ -35,7 +36,8 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None)
     context = dg.build_sensor_context(
         instance=instance, cursor=cursor, repository_def=repository, resources=defs.resources
     )
-    result = repository.get_sensor_def(RECOVERY_SENSOR)(context)
+    # As the daemon does: evaluate a tick (direct invocation hands resources as arguments).
+    result = repository.get_sensor_def(RECOVERY_SENSOR).evaluate_tick(context)
     return list(result.run_requests or []), result.cursor
 
 
@@ -43,7 +45,7 @@ def test_missed_days_are_backfilled_once_when_the_vendor_answers_again(
     emulator, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", STRIPE_KEY)
-    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url)), home)
+    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url), vendors()), home)
     job = defs.resolve_job_def("copy_stripe")
     control = EmulatorControl(emulator.url)
     instance = dg.DagsterInstance.ephemeral()

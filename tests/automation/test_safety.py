@@ -25,6 +25,7 @@ from lifeboat.alerts import Alerter, History
 from lifeboat.config import Inventory, load_inventory
 from lifeboat.errors import VendorLockout, VendorOutage
 from lifeboat.outcomes import to_metadata
+from pipelines.registry import vendors
 from pipelines.runner import snapshot_dir
 from tests.keys import STRIPE_KEY
 from tests.lifeboat.test_alerts import WebhookReceiver
@@ -45,7 +46,7 @@ def inventory_for(tmp_path: Path, url: str) -> Inventory:
         "alerts:\n"
         "  webhook: {url_env: SAFETY_TEST_WEBHOOK}\n"
     )
-    return load_inventory(path)
+    return load_inventory(path, vendors())
 
 
 def definitions_for(inventory: Inventory, home: Path) -> dg.Definitions:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from lifeboat.instance import PROJECT_ROOT
+from pipelines.registry import vendors
 from tests.lifeboat.continuity.helpers import demo_credentials
 
 WORKSPACE = PROJECT_ROOT / "workspace.yaml"
@@ -43,7 +44,7 @@ def require_wiring(data_dir: Path) -> None:
     from definitions import build_definitions
     from lifeboat.config import load_inventory
 
-    defs = build_definitions(load_inventory(PROJECT_ROOT / "lifeboat.yaml"), data_dir)
+    defs = build_definitions(load_inventory(PROJECT_ROOT / "lifeboat.yaml", vendors()), data_dir)
     if REPORT_KEY not in defs.resolve_asset_graph().get_all_asset_keys():
         pytest.fail("definitions.py does not merge assets.continuity.continuity(...)")
 

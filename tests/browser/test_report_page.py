@@ -11,13 +11,14 @@ import pytest
 from lifeboat.config import load_inventory
 from lifeboat.continuity.report import build_all
 from lifeboat.instance import PROJECT_ROOT
+from pipelines.registry import vendors
 from tests.lifeboat.continuity.helpers import build_copies
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = build_copies(tmp_path_factory.mktemp("report"))
-    return build_all(home, load_inventory(PROJECT_ROOT / "lifeboat.yaml")).html
+    return build_all(home, load_inventory(PROJECT_ROOT / "lifeboat.yaml", vendors())).html
 
 
 def plain(text: str) -> str:

@@ -9,9 +9,11 @@ import pytest
 import requests
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from emulators.server import Emulator, EmulatorServer
 
-TOKEN = {"Authorization": "Bearer ya29.test-token"}
+ACCESS_TOKEN = demo_credentials(["ga4"])["ga4"]["access_token"]
+TOKEN = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
 DAYS = 60
 METRICS = ["activeUsers", "sessions", "screenPageViews", "conversions", "totalRevenue"]
 
@@ -194,3 +196,122 @@ def test_each_fault_renders_in_googles_format(server: EmulatorServer) -> None:
     assert 10 < report(server).json()["rowCount"] < DAYS - 10
     ctl.clear_faults("ga4")
     assert report(server).json()["rowCount"] == DAYS
+
+
+def test_a_missing_and_a_wrong_token_are_told_apart_as_google_does(shared: EmulatorServer) -> None:
+    missing = report(shared, headers={})
+    wrong = report(shared, headers={"Authorization": "Bearer ya29.someone-elses"})
+    in_query = requests.post(
+        f"{shared.url}/ga4/v1beta/properties/1:runReport?access_token={ACCESS_TOKEN}",
+        json={
+            "dateRanges": [{"startDate": "today", "endDate": "today"}],
+            "metrics": [{"name": "sessions"}],
+        },
+        timeout=10,
+    )
+
+    for response, reason in (
+        (missing, "CREDENTIALS_MISSING"),
+        (wrong, "ACCESS_TOKEN_TYPE_UNSUPPORTED"),
+    ):
+        assert_google_error(response, 401, "UNAUTHENTICATED")
+        assert response.json()["error"]["details"][0]["reason"] == reason
+    assert "missing required authentication" in missing.json()["error"]["message"]
+    assert "invalid authentication credentials" in wrong.json()["error"]["message"]
+    assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
+    assert in_query.status_code == 200  # Google's access_token system parameter
+
+
+def test_system_parameters_are_honoured_or_refused(shared: EmulatorServer) -> None:
+    url = f"{shared.url}/ga4/v1beta/properties/1:runReport"
+    body = {
+        "dateRanges": [{"startDate": "7daysAgo", "endDate": "yesterday"}],
+        "metrics": [{"name": "sessions"}],
+    }
+
+    def post(query: str) -> requests.Response:
+        return requests.post(f"{url}?{query}", json=body, headers=TOKEN, timeout=10)
+
+    masked = post("alt=json&prettyPrint=false&fields=rowCount,rows(metricValues)")
+    assert masked.json() == {
+        "rowCount": 1,
+        "rows": [{"metricValues": masked.json()["rows"][0]["metricValues"]}],
+    }
+    assert_google_error(post("alt=proto"), 400, "INVALID_ARGUMENT")
+    unknown = post("pageSize=5")
+    assert_google_error(unknown, 400, "INVALID_ARGUMENT")
+    assert 'Unknown name "pageSize"' in unknown.json()["error"]["message"]
+
+
+def test_methods_the_emulator_does_not_serve_say_so(shared: EmulatorServer) -> None:
+    pivot = requests.post(
+        f"{shared.url}/ga4/v1beta/properties/1:runPivotReport", json={}, headers=TOKEN, timeout=10
+    )
+    wrong_verb = requests.get(
+        f"{shared.url}/ga4/v1beta/properties/1:runReport", headers=TOKEN, timeout=10
+    )
+
+    assert_google_error(pivot, 501, "UNIMPLEMENTED")
+    assert_google_error(wrong_verb, 404, "NOT_FOUND")
+
+
+def quota_of(response: requests.Response) -> dict[str, dict[str, int]]:
+    assert response.status_code == 200, response.text
+    return response.json()["propertyQuota"]
+
+
+def test_daily_tokens_run_out_and_come_back_at_midnight_pacific_time(make_emulator) -> None:
+    # https://developers.google.com/analytics/devguides/reporting/data/v1/quotas
+    server = make_emulator({"ga4.daily_metrics": DAYS, "ga4.tokens_per_day": 3})
+    control = EmulatorControl(server.url)
+
+    spent = [quota_of(report(server, returnPropertyQuota=True)) for _ in range(3)]
+    refused = report(server, returnPropertyQuota=True)
+    # The clock starts at 2026-01-01T00:00Z, 16:00 the day before in California.
+    control.advance(seconds=7 * 3600)
+    still = report(server)
+    control.advance(seconds=3600)
+    again = report(server, returnPropertyQuota=True)
+
+    assert [q["tokensPerDay"]["remaining"] for q in spent] == [2, 1, 0]
+    assert spent[0]["tokensPerHour"] == {"consumed": 1, "remaining": 39_999}
+    for response in (refused, still):
+        assert_google_error(response, 429, "RESOURCE_EXHAUSTED")
+        assert "Exhausted property tokens per day" in response.json()["error"]["message"]
+    assert quota_of(again)["tokensPerDay"]["remaining"] == 2
+
+
+def test_hourly_tokens_come_back_the_next_hour(make_emulator) -> None:
+    server = make_emulator({"ga4.daily_metrics": DAYS, "ga4.tokens_per_hour": 1})
+
+    assert report(server).status_code == 200
+    refused = report(server)
+    EmulatorControl(server.url).advance(seconds=3600)
+
+    assert_google_error(refused, 429, "RESOURCE_EXHAUSTED")
+    assert "tokens per hour" in refused.json()["error"]["message"]
+    assert report(server).status_code == 200
+
+
+def test_bigger_reports_cost_more_tokens(shared: EmulatorServer) -> None:
+    small = quota_of(report(shared, limit=5, returnPropertyQuota=True))
+    breakdown = quota_of(
+        report(
+            shared,
+            dimensions=[{"name": "date"}, {"name": "pagePath"}, {"name": "deviceCategory"}],
+            limit=5000,
+            returnPropertyQuota=True,
+        )
+    )
+
+    assert small["tokensPerDay"]["consumed"] == 1
+    assert breakdown["tokensPerDay"]["consumed"] > 1
+
+
+def test_no_request_returns_more_rows_than_the_cap(make_emulator) -> None:
+    server = make_emulator({"ga4.daily_metrics": DAYS, "ga4.max_rows_per_request": 20})
+
+    body = report(server, limit=250_000).json()
+
+    assert len(body["rows"]) == 20
+    assert body["rowCount"] == DAYS

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,10 +14,13 @@ import pytest
 import requests
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from emulators.mailchimp import App
+from emulators.mailchimp.faults import MAX_CONNECTIONS
 from emulators.server import Emulator, EmulatorServer
 
-API_KEY = "0123456789abcdef0123456789abcdef-us6"
+KEYS = demo_credentials(["mailchimp", "stripe"])
+API_KEY = KEYS["mailchimp"]["api_key"]
 AUTH = ("anystring", API_KEY)
 SCALE = {
     "mailchimp.lists": 3,
@@ -268,7 +274,7 @@ def test_members_share_emails_with_stripe_customers(server: EmulatorServer) -> N
     customers = requests.get(
         f"{server.url}/stripe/v1/customers",
         params={"limit": 100},
-        auth=("sk_test_x", ""),
+        auth=(KEYS["stripe"]["api_key"], ""),
         timeout=10,
     ).json()["data"]
     emails = {m["email_address"] for m in members(server, list_ids(server)[0])}
@@ -283,7 +289,52 @@ def test_missing_credentials_get_api_key_missing(server: EmulatorServer) -> None
 
 
 def test_a_key_without_its_data_center_is_invalid(server: EmulatorServer) -> None:
-    assert_problem(get(server, "/lists", auth=("x", "0123456789abcdef")), 401, "API Key Invalid")
+    assert_problem(get(server, "/lists", auth=("x", API_KEY[:32])), 401, "API Key Invalid")
+
+
+def test_only_the_accounts_key_is_accepted(server: EmulatorServer, ctl: EmulatorControl) -> None:
+    other = "f" * 32 + "-us6"  # well formed, but not this account's
+    bearer = {"Authorization": f"Bearer {API_KEY}"}
+
+    wrong = get(server, "/lists", auth=("anystring", other))
+    by_bearer = requests.get(f"{server.url}/mailchimp/3.0/lists", headers=bearer, timeout=10)
+    ctl.credentials("mailchimp", api_key=other)  # the key rotated at Mailchimp
+    revoked = get(server, "/lists")
+
+    body = assert_problem(wrong, 401, "API Key Invalid")
+    assert body["detail"] == (
+        "Your API key may be invalid, or you've attempted to access the wrong datacenter."
+    )
+    assert by_bearer.status_code == 200
+    assert_problem(revoked, 401, "API Key Invalid")
+    assert get(server, "/lists", auth=("anystring", other)).status_code == 200
+
+
+def test_the_eleventh_simultaneous_call_gets_a_429(server: EmulatorServer) -> None:
+    mailchimp = app(server)
+    mailchimp.gate = threading.Event()  # calls stay in flight until it opens
+    with ThreadPoolExecutor(MAX_CONNECTIONS) as pool:
+        held = [pool.submit(get, server, "/ping") for _ in range(MAX_CONNECTIONS)]
+        wait_for(lambda: mailchimp.in_flight.get(API_KEY) == MAX_CONNECTIONS)
+
+        eleventh = get(server, "/ping")
+        other_key = get(server, "/ping", auth=("anystring", "f" * 32 + "-us6"))
+        mailchimp.gate.set()
+
+    body = assert_problem(eleventh, 429, "Too Many Requests")
+    assert body["detail"] == "You have exceeded the limit of 10 simultaneous connections."
+    assert "Retry-After" not in eleventh.headers  # Mailchimp sends no rate-limit headers
+    assert other_key.status_code == 401  # refused for its key, before any limit applies
+    assert [f.result().status_code for f in held] == [200] * MAX_CONNECTIONS
+    assert mailchimp.peak_in_flight == MAX_CONNECTIONS and mailchimp.in_flight[API_KEY] == 0
+    assert get(server, "/ping").status_code == 200
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import requests
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 
-AUTH = {"Authorization": "Bearer sk_test_emulator"}
+KEY = demo_credentials(["stripe"])["stripe"]["api_key"]
+AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 def _get(url: str, path: str, **params: object) -> requests.Response:
@@ -86,7 +88,7 @@ def test_events_report_changes_after_the_clock_advances(emulator) -> None:
     before = control.state()["now"]
     control.advance(days=1, changes={"stripe.charges": {"updated": 5}})
     events = _get(
-        emulator.url, "/v1/events", limit=100, type="charge.updated", **{"created[gt]": before}
+        emulator.url, "/v1/events", limit=100, type="charge.refunded", **{"created[gt]": before}
     ).json()
     assert len(events["data"]) == 5
     assert all(e["data"]["object"]["object"] == "charge" for e in events["data"])

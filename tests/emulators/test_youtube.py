@@ -9,9 +9,12 @@ import pytest
 import requests
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from emulators.server import Emulator, EmulatorServer
 
-TOKEN = {"Authorization": "Bearer ya29.test-token"}
+DEMO = demo_credentials(["youtube", "stripe"])
+ACCESS_TOKEN = DEMO["youtube"]["access_token"]
+TOKEN = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
 SCALE = {
     "youtube.videos": 120,
     "youtube.comments": 260,
@@ -168,7 +171,7 @@ def test_people_overlap_with_stripe_customers_by_name(shared: EmulatorServer) ->
     customers = requests.get(
         f"{shared.url}/stripe/v1/customers",
         params={"limit": 100},
-        headers={"Authorization": "Bearer sk_test_x"},
+        headers={"Authorization": f"Bearer {DEMO['stripe']['api_key']}"},
         timeout=10,
     ).json()
     names = {customer["name"] for customer in customers["data"]}
@@ -189,7 +192,7 @@ def test_people_overlap_with_stripe_customers_by_name(shared: EmulatorServer) ->
 @pytest.mark.parametrize(
     ("method", "params", "bad"),
     [
-        ("playlistItems", {"part": "snippet"}, ["51", "-1", "x"]),
+        ("playlistItems", {"part": "snippet"}, ["51", "-1"]),
         ("commentThreads", {"part": "snippet"}, ["101", "0"]),
         ("subscriptions", {"part": "snippet", "mySubscribers": "true"}, ["51"]),
     ],

@@ -1,4 +1,4 @@
-"""The Zendesk emulator over real HTTP: incremental cursor export, errors, faults."""
+"""The Zendesk emulator over real HTTP: the cursor-based export, credentials, errors, faults."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ import pytest
 import requests
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from emulators.server import EmulatorServer
 from emulators.zendesk import decode_cursor
 
-AUTH = ("owner@example.com/token", "zd-test-token")
+DEMO = demo_credentials(["zendesk", "stripe"])
+EMAIL = DEMO["zendesk"]["email"]
+TOKEN = DEMO["zendesk"]["api_token"]
+AUTH = (f"{EMAIL}/token", TOKEN)
+UNAUTHENTICATED = {"error": "Couldn't authenticate you"}
 SCALE = {"zendesk.tickets": 250, "zendesk.users": 40, "stripe.customers": 40}
 
 
@@ -72,7 +77,8 @@ def test_a_full_page_says_more_follows_and_the_last_page_ends_the_stream(
     assert [body["end_of_stream"] for body in bodies] == [False, False, True]
     last = bodies[0]["tickets"][-1]
     assert decode_cursor(bodies[0]["after_cursor"]) == (last["generated_timestamp"], last["id"])
-    assert bodies[1]["before_cursor"] is not None
+    # The emulator pages forwards only, and says so rather than offering a wrong way back.
+    assert bodies[1]["before_cursor"] is None
 
 
 def test_page_size_above_the_maximum_is_refused_with_zendesks_error_body(
@@ -170,7 +176,7 @@ def test_many_end_users_are_also_stripe_customers(server: EmulatorServer) -> Non
     customers = requests.get(
         f"{server.url}/stripe/v1/customers",
         params={"limit": 100},
-        headers={"Authorization": "Bearer sk_test_lifeboat"},
+        headers={"Authorization": f"Bearer {DEMO['stripe']['api_key']}"},
         timeout=10,
     ).json()["data"]
 
@@ -179,19 +185,40 @@ def test_many_end_users_are_also_stripe_customers(server: EmulatorServer) -> Non
     assert {user["role"] for user in users} == {"admin", "agent", "end-user"}
 
 
-def test_requests_without_valid_credentials_get_zendesks_401(server: EmulatorServer) -> None:
+def test_only_the_accounts_email_and_api_token_are_accepted(server: EmulatorServer) -> None:
     url = export_url(server, "tickets")
-    no_auth = requests.get(url, params={"start_time": 0}, timeout=10)
-    no_secret = requests.get(url, params={"start_time": 0}, auth=("a@b.co/token", ""), timeout=10)
-    not_an_email = requests.get(url, params={"start_time": 0}, auth=("admin", "pw"), timeout=10)
+    refused = {
+        "no credentials": requests.get(url, params={"start_time": 0}, timeout=10),
+        "wrong token": get_as(url, (f"{EMAIL}/token", "not-the-token")),
+        "another agent": get_as(url, ("agent@example.com/token", TOKEN)),
+        "the password form": get_as(url, (EMAIL, TOKEN)),
+        "an empty token": get_as(url, (f"{EMAIL}/token", "")),
+        "an unknown OAuth token": requests.get(
+            url, params={"start_time": 0}, headers={"Authorization": "Bearer x"}, timeout=10
+        ),
+    }
 
-    for response in (no_auth, no_secret, not_an_email):
-        assert response.status_code == 401
-        assert response.json() == {"error": "Couldn't authenticate you"}
-    bearer = requests.get(
-        url, params={"start_time": 0}, headers={"Authorization": "Bearer oauth"}, timeout=10
-    )
-    assert bearer.status_code == 200
+    for case, response in refused.items():
+        assert response.status_code == 401, case
+        assert response.json() == UNAUTHENTICATED, case
+        assert response.headers["WWW-Authenticate"] == 'Basic realm="Web Password"'
+    assert get_as(url, (f"{EMAIL.upper()}/token", TOKEN)).status_code == 200  # emails ignore case
+
+
+def test_a_revoked_token_is_refused_and_its_replacement_accepted(
+    server: EmulatorServer, ctl: EmulatorControl
+) -> None:
+    url = export_url(server, "users")
+    assert get(url, start_time=0).status_code == 200
+
+    ctl.credentials("zendesk", email=EMAIL, api_token="rotated-token")
+
+    assert get(url, start_time=0).json() == UNAUTHENTICATED
+    assert get_as(url, (f"{EMAIL}/token", "rotated-token")).status_code == 200
+
+
+def get_as(url: str, auth: tuple[str, str]) -> requests.Response:
+    return requests.get(url, params={"start_time": 0}, auth=auth, timeout=10)
 
 
 def test_faults_render_in_zendesks_format(server: EmulatorServer, ctl: EmulatorControl) -> None:
@@ -201,7 +228,7 @@ def test_faults_render_in_zendesks_format(server: EmulatorServer, ctl: EmulatorC
     assert get(url, start_time=0).status_code == 503
 
     ctl.fault("zendesk", "lockout")
-    assert get(url, start_time=0).json() == {"error": "Couldn't authenticate you"}
+    assert get(url, start_time=0).json() == UNAUTHENTICATED
 
     ctl.fault("zendesk", "lockout", status=403)
     forbidden = get(url, start_time=0)

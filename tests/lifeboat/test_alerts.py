@@ -18,6 +18,7 @@ from lifeboat.alerts import OK, Alert, Alerter, History, build_alerter
 from lifeboat.alerts_config import AlertsConfig
 from lifeboat.config import load_inventory
 from lifeboat.errors import ConfigError
+from pipelines.registry import vendors
 
 
 class WebhookReceiver:
@@ -247,13 +248,13 @@ def test_alerts_section_absent_means_log_only_and_secrets_must_be_env_names(
 ) -> None:
     plain = tmp_path / "plain.yaml"
     plain.write_text("vendors: {}\n")
-    assert load_inventory(plain).alerts == AlertsConfig()
+    assert load_inventory(plain, vendors()).alerts == AlertsConfig()
     assert build_alerter(tmp_path, AlertsConfig()).channels == []
 
     leaked = tmp_path / "leaked.yaml"
     leaked.write_text("alerts:\n  webhook:\n    url_env: https://hooks.slack.com/services/T/B/x\n")
     with pytest.raises(ConfigError) as failure:
-        load_inventory(leaked)
+        load_inventory(leaked, vendors())
     assert "alerts.webhook.url_env" in str(failure.value)
     assert "must name an environment variable" in str(failure.value)
 
@@ -263,5 +264,5 @@ def test_alerts_section_absent_means_log_only_and_secrets_must_be_env_names(
         "    to: [b@example.com]\n    pasword_env: SMTP_PASSWORD\n"
     )
     with pytest.raises(ConfigError) as failure:
-        load_inventory(typo)
+        load_inventory(typo, vendors())
     assert "alerts.email.pasword_env" in str(failure.value)

@@ -11,7 +11,7 @@ from lifeboat.cadence import cron_for_rpo
 from lifeboat.config import load_inventory
 from lifeboat.errors import ConfigError
 from lifeboat.instance import PROJECT_ROOT
-from lifeboat.settings import VENDOR_CATALOG
+from pipelines.registry import vendors
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -20,23 +20,25 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_shipped_inventory_names_all_six_vendors_and_their_datasets() -> None:
-    inventory = load_inventory(PROJECT_ROOT / "lifeboat.yaml")
-    assert set(inventory.enabled_vendors()) == set(VENDOR_CATALOG)
+def test_shipped_inventory_names_every_vendor_and_their_datasets() -> None:
+    inventory = load_inventory(PROJECT_ROOT / "lifeboat.yaml", vendors())
+    # The six built-in vendors, and one REST API configured in the file alone.
+    assert set(inventory.enabled_vendors()) == {*vendors(), "harvest"}
+    assert inventory.registry["harvest"].title == "Harvest"
     assert inventory.rpo("stripe", "charges") == timedelta(minutes=30)
     assert inventory.rpo("stripe", "customers") == timedelta(hours=1)
     assert inventory.enabled_datasets("zendesk") == ["tickets", "users"]
 
 
 def test_base_url_defaults_to_the_vendors_real_host(tmp_path: Path) -> None:
-    inventory = load_inventory(write(tmp_path, "vendors:\n  stripe: {}\n"))
+    inventory = load_inventory(write(tmp_path, "vendors:\n  stripe: {}\n"), vendors())
     assert inventory.base_url("stripe") == "https://api.stripe.com"
 
 
 def test_lifeboat_config_env_names_another_file(tmp_path: Path, monkeypatch) -> None:
     path = write(tmp_path, "vendors:\n  hubspot: {rpo: 2h}\n")
     monkeypatch.setenv("LIFEBOAT_CONFIG", str(path))
-    assert load_inventory().rpo("hubspot", "deals") == timedelta(hours=2)
+    assert load_inventory(None, vendors()).rpo("hubspot", "deals") == timedelta(hours=2)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +69,7 @@ def test_lifeboat_config_env_names_another_file(tmp_path: Path, monkeypatch) -> 
 def test_mistakes_name_the_file_and_the_field(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as error:
-        load_inventory(path)
+        load_inventory(path, vendors())
     assert str(path) in str(error.value)
     assert expected in str(error.value)
 
@@ -75,13 +77,13 @@ def test_mistakes_name_the_file_and_the_field(tmp_path: Path, text: str, expecte
 def test_a_secret_pasted_into_credentials_is_not_echoed(tmp_path: Path) -> None:
     path = write(tmp_path, "vendors:\n  stripe:\n    credentials: {api_key: sk_live_abc123}\n")
     with pytest.raises(ConfigError) as error:
-        load_inventory(path)
+        load_inventory(path, vendors())
     assert "sk_live_abc123" not in str(error.value)
 
 
 def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no such inventory file.*LIFEBOAT_CONFIG"):
-        load_inventory(tmp_path / "nope.yaml")
+        load_inventory(tmp_path / "nope.yaml", vendors())
 
 
 @pytest.mark.parametrize(

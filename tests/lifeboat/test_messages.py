@@ -27,6 +27,7 @@ from lifeboat.messages import (
     gather_facts,
     vendor_error_in,
 )
+from pipelines.registry import vendors
 
 COPIED = datetime(2026, 11, 20, 14, 2, tzinfo=UTC)
 STRIPE = Facts(
@@ -145,7 +146,7 @@ def test_facts_come_from_the_manifest_and_the_inventory(tmp_path: Path) -> None:
             {"tables": {"charges": {"rows": 321, "copied_at": COPIED.isoformat(), "parts": []}}}
         )
     )
-    facts = gather_facts("stripe", home, load_inventory(config))
+    facts = gather_facts("stripe", home, load_inventory(config, vendors()))
     assert facts.credential_envs == {"api_key": "ACME_STRIPE_KEY"}
     text = explain(VendorLockout("stripe", "no", status=401), facts)
     assert "Your copy of 321 charges from 2026-11-20 14:02 UTC is intact." in text

@@ -16,6 +16,7 @@ from pipelines.arrow import Column, Misfit, to_table
 from pipelines.base import RetryPolicy, VendorContext
 from pipelines.drift import QUARANTINE_TABLE, infer_kind
 from pipelines.reconcile import reconcile
+from pipelines.registry import vendors
 from pipelines.restore import drill, restore_vendor
 from pipelines.runner import sync, warehouse_path
 from tests.keys import STRIPE_KEY
@@ -221,7 +222,7 @@ def test_a_changed_type_is_quarantined_and_the_copy_keeps_the_earlier_version(
         f"vendors:\n  stripe:\n    base_url: {emulator.url}/stripe\n"
         "    credentials: {api_key: DRIFT_TEST_STRIPE_KEY}\n"
     )
-    counts = set_aside(home, load_inventory(config))
+    counts = set_aside(home, load_inventory(config, vendors()))
     assert counts == {"stripe": total}
     assert format_set_aside(counts) == (
         f"Stripe: {total:,} records set aside because a field changed type; read them in "

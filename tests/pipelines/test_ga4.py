@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from emulators.server import EmulatorServer
 from lifeboat.errors import (
     ConfigError,
@@ -25,7 +26,8 @@ from pipelines.ga4 import source
 from pipelines.runner import sync, warehouse_path
 from pipelines.snapshot import read_manifest, sha256
 
-TOKEN = "ya29.a0-secret-token-for-tests"
+# The token the emulators accept (emulators/demo.env); it must never show in an error.
+TOKEN = demo_credentials(["ga4"])["ga4"]["access_token"]
 DAYS = 60
 
 

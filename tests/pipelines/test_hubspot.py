@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from emulators.hubspot import App as HubSpotApp
 from emulators.hubspot import iso
 from emulators.server import Emulator, EmulatorServer
@@ -18,7 +19,7 @@ from pipelines.hubspot import settings
 from pipelines.runner import sync, warehouse_path
 from pipelines.snapshot import read_manifest, sha256
 
-TOKEN = "pat-na1-0f1e2d3c-4b5a-6978-8a9b-acbdcedf0011"
+TOKEN = demo_credentials(["hubspot"])["hubspot"]["access_token"]
 START = "2026-01-01 00:00:00+00"
 
 
@@ -148,38 +149,6 @@ def test_listing_pagination_edges(make_emulator, home: Path) -> None:
     assert control.requests("hubspot") == sum(pages + 1 for _, pages in edges.values())
 
 
-def test_search_cap_is_got_around_by_requerying_from_the_last_change(
-    make_emulator, home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """HubSpot's 10,000-result cap, shrunk to 300 on both sides to keep the test small."""
-    server = make_emulator({"hubspot.contacts": 1})
-    app(server).search_result_cap = 300
-    monkeypatch.setattr(settings, "SEARCH_RESULT_CAP", 300)
-    control = EmulatorControl(server.url)
-    sync(hubspot(server.url, "contacts"), home)
-    control.advance(days=45)  # about 900 new contacts, plus some changes
-    created = control.state()["datasets"]["hubspot.contacts"]["created"]
-    assert created > 3 * 300
-    control.reset_counters()
-    result = sync(hubspot(server.url, "contacts"), home)
-    assert result.tables["contacts"].rows_held == created
-    assert control.served("hubspot")["contacts"] < created + 2 * 10
-    assert_copy_matches_vendor(home, server)
-    # More changes at one instant than one query may return: walked in id order.
-    control.advance(seconds=1, changes={"hubspot.contacts": {"updated": 700}})
-    result = sync(hubspot(server.url, "contacts"), home)
-    assert result.tables["contacts"].rows_loaded == 700
-    assert_copy_matches_vendor(home, server)
-    # Had the connector paged on past the cap, HubSpot's 400 names what went wrong.
-    app(server).search_result_cap = 100
-    control.advance(days=10)
-    with pytest.raises(Exception) as failure:
-        sync(hubspot(server.url, "contacts"), home)
-    error = _root(failure.value)
-    assert isinstance(error, VendorBadResponse)
-    assert error.status == 400 and "at most 100 results" in str(error)
-
-
 def test_rate_limits_are_ridden_out_honouring_retry_after(hub, control, home: Path) -> None:
     control.fault("hubspot", "rate_limit", retry_after=0, count=2)
     result = sync(hubspot(hub.url, "companies"), home)
@@ -195,6 +164,21 @@ def test_daily_limit_fails_at_once_as_rate_limited(hub, control, home: Path) -> 
     assert isinstance(error, VendorRateLimited)
     assert "daily" in str(error)
     assert control.requests("hubspot") == 1
+
+
+def test_a_revoked_token_is_a_lockout_and_leaves_the_copy_untouched(emulator, home: Path) -> None:
+    """Not an injected fault: HubSpot stops accepting the token (the app was uninstalled)."""
+    control = EmulatorControl(emulator.url)
+    sync(hubspot(emulator.url, "deals"), home)
+    before = query(home, "SELECT * FROM deals ORDER BY id")
+    control.credentials("hubspot", access_token="pat-na1-a-rotated-token")
+    with pytest.raises(Exception) as failure:
+        sync(hubspot(emulator.url, "deals"), home)
+    error = _root(failure.value)
+    assert isinstance(error, VendorLockout)
+    assert error.status == 401 and "INVALID_AUTHENTICATION" in str(error)
+    assert TOKEN not in str(failure.value)
+    assert query(home, "SELECT * FROM deals ORDER BY id") == before
 
 
 def test_lockout_fails_named_and_leaves_the_copy_untouched(hub, control, home: Path) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from emulators.mailchimp import App
 from emulators.server import Emulator, EmulatorServer
 from lifeboat.errors import (
@@ -22,10 +27,11 @@ from lifeboat.errors import (
 )
 from pipelines.base import RetryPolicy, VendorContext
 from pipelines.mailchimp import client
+from pipelines.mailchimp.settings import CALL_TIMEOUT_SECONDS, MAX_CONNECTIONS
 from pipelines.runner import sync, warehouse_path
 from pipelines.snapshot import read_manifest
 
-KEY = "0123456789abcdef0123456789abcdef-us6"
+KEY = demo_credentials(["mailchimp"])["mailchimp"]["api_key"]
 REAL_HOST = "https://{dc}.api.mailchimp.com"
 
 
@@ -229,6 +235,82 @@ def test_malformed_body_is_a_bad_response(server: EmulatorServer, home: Path) ->
     error = _root(failure.value)
     assert isinstance(error, VendorBadResponse)
     assert "not valid JSON" in str(error)
+
+
+def test_a_full_sync_stays_within_the_connection_limit(server: EmulatorServer, home: Path) -> None:
+    sync(mailchimp(server.url), home)
+
+    assert 0 < app(server).peak_in_flight <= MAX_CONNECTIONS
+    assert app(server).refused_connections == 0
+
+
+def test_a_429_for_too_many_connections_is_ridden_out(server: EmulatorServer, home: Path) -> None:
+    """Another integration on the same key holds all 10 connections for a while."""
+    mailchimp_app = app(server)
+    mailchimp_app.gate = threading.Event()
+    others = ThreadPoolExecutor(MAX_CONNECTIONS)
+    held = [
+        others.submit(requests.get, f"{server.url}/mailchimp/3.0/ping", auth=("x", KEY), timeout=30)
+        for _ in range(MAX_CONNECTIONS)
+    ]
+    wait_for(lambda: mailchimp_app.in_flight.get(KEY) == MAX_CONNECTIONS)
+    # The other integration finishes once the copy has been refused at least once.
+    opener = threading.Thread(
+        target=lambda: (wait_for(lambda: mailchimp_app.refused_connections > 0), gate_open(server))
+    )
+    opener.start()
+
+    result = sync(mailchimp(server.url, "lists"), home)
+
+    opener.join()
+    assert [f.result().status_code for f in held] == [200] * MAX_CONNECTIONS
+    others.shutdown()
+    assert mailchimp_app.refused_connections >= 1
+    assert result.tables["lists"].rows_held == 3
+    assert mailchimp_app.peak_in_flight == MAX_CONNECTIONS
+
+
+def gate_open(server: EmulatorServer) -> None:
+    gate = app(server).gate
+    assert gate is not None
+    gate.set()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_a_403_without_a_body_is_throttling_and_is_retried(
+    server: EmulatorServer, home: Path
+) -> None:
+    # Mailchimp's own refusals are problem+json; at high volume it throttles with a bare 403.
+    EmulatorControl(server.url).fault("mailchimp", "rate_limit", status=403, count=1)
+
+    result = sync(mailchimp(server.url, "lists"), home)
+
+    assert result.tables["lists"].rows_held == 3
+
+
+def test_a_revoked_key_is_a_named_lockout(server: EmulatorServer, home: Path) -> None:
+    EmulatorControl(server.url).credentials("mailchimp", api_key="f" * 32 + "-us6")
+
+    with pytest.raises(Exception) as failure:
+        sync(mailchimp(server.url, "lists"), home)
+
+    error = _root(failure.value)
+    assert isinstance(error, VendorLockout)
+    assert "API Key Invalid" in str(error) and KEY[:32] not in str(failure.value)
+
+
+def test_calls_may_take_as_long_as_mailchimp_lets_them() -> None:
+    # Mailchimp answers a call for up to 120 s: a shorter read timeout gives up on pages it
+    # would still serve, and retries the same slow call until the budget runs out.
+    session = client(VendorContext("mailchimp", REAL_HOST, {"api_key": KEY})).session
+
+    assert session.timeout[1] >= CALL_TIMEOUT_SECONDS == 120  # type: ignore[attr-defined]
 
 
 def test_the_data_center_comes_from_the_key_unless_configured() -> None:

@@ -11,6 +11,7 @@ from emulators.control import EmulatorControl
 from lifeboat.errors import SuspectedShrink
 from pipelines.base import RetryPolicy, VendorContext
 from pipelines.reconcile import reconcile
+from pipelines.registry import vendors
 from pipelines.runner import sync, warehouse_path
 from pipelines.snapshot import read_manifest
 from tests.keys import STRIPE_KEY
@@ -82,7 +83,7 @@ def test_reconcile_job_fails_in_dagster_with_the_plain_message(
         "    credentials: {api_key: RECONCILE_TEST_KEY}\n"
     )
     monkeypatch.setenv("RECONCILE_TEST_KEY", STRIPE_KEY)
-    defs = build_definitions(load_inventory(config), home)
+    defs = build_definitions(load_inventory(config, vendors()), home)
     assert "reconcile_stripe_weekly" in {s.name for s in defs.schedules}
     EmulatorControl(emulator.url).fault("stripe", "partial", share=0.4)
     result = defs.resolve_job_def("reconcile_stripe").execute_in_process(

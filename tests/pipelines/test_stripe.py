@@ -8,12 +8,13 @@ import duckdb
 import pytest
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from lifeboat.errors import VendorBadResponse, VendorLockout, VendorOutage
 from pipelines.base import RetryPolicy, VendorContext
 from pipelines.runner import sync, warehouse_path
 from pipelines.snapshot import read_manifest, sha256
 
-KEY = "sk_test_lifeboat"
+KEY = demo_credentials(["stripe"])["stripe"]["api_key"]
 
 
 def stripe(url: str, *datasets: str, retries: RetryPolicy | None = None) -> VendorContext:

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from emulators.server import EmulatorServer
 from emulators.settings import DAY
 from lifeboat.errors import (
@@ -25,7 +26,7 @@ from pipelines.runner import sync, warehouse_path
 from pipelines.snapshot import read_manifest, sha256
 from pipelines.youtube import source
 
-TOKEN = "ya29.a0-secret-token-for-tests"
+TOKEN = demo_credentials(["youtube"])["youtube"]["access_token"]
 SCALE = {"youtube.videos": 120, "youtube.comments": 250, "youtube.subscribers": 140}
 
 
@@ -243,3 +244,35 @@ def test_a_bad_lookback_is_a_config_error_naming_the_field() -> None:
 
     with pytest.raises(ConfigError, match=re.escape("vendors.youtube.options.lookback_days")):
         source(ctx)
+
+
+def test_a_spent_daily_quota_stops_the_run_cleanly_until_midnight_pacific(
+    make_emulator, home: Path
+) -> None:
+    # YouTube's daily quota (https://developers.google.com/youtube/v3/getting-started#quota):
+    # a budget of 17 units holds one full copy here (14 list calls) but not a second today.
+    server = make_emulator({**SCALE, "youtube.quota_units": 17})
+    control = EmulatorControl(server.url)
+    ctx = youtube(server.url, lookback_days=0)
+    sync(ctx, home)
+    # 2026-01-01T02:00Z is 18:00 on Dec 31 in California: six hours before the reset.
+    control.advance(seconds=2 * 3600)
+
+    with pytest.raises(Exception) as failure:
+        sync(ctx, home)
+
+    spent = _root(failure.value)
+    assert type(spent) is VendorRateLimited  # not a lockout: nothing is wrong with the account
+    assert spent.retry_after == 6 * 3600
+    assert "daily YouTube API quota" in spent.detail and "in 6.0 hours" in spent.detail
+    assert (count(home, "videos"), count(home, "comments")) == (120, 250)
+
+    # After midnight Pacific time the next run goes on from its cursor, losing nothing.
+    control.advance(seconds=6 * 3600 + 60)
+    result = sync(ctx, home)
+    with duckdb.connect(str(warehouse_path(home, "youtube")), read_only=True) as con:
+        total, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT id) FROM comments"
+        ).fetchone()
+    assert result.tables["comments"].rows_loaded == total - 250 > 0
+    assert total == distinct

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -10,6 +14,7 @@ import pytest
 import requests
 
 from emulators.control import EmulatorControl
+from emulators.credentials import demo_credentials
 from lifeboat.errors import (
     ConfigError,
     VendorBadResponse,
@@ -17,13 +22,13 @@ from lifeboat.errors import (
     VendorOutage,
     VendorRateLimited,
 )
-from pipelines.base import RetryPolicy, VendorContext
-from pipelines.runner import sync, warehouse_path
+from pipelines.base import RetryPolicy, VendorContext, Window
+from pipelines.runner import cursors, make_pipeline, sync, warehouse_path
 from pipelines.snapshot import read_manifest
 from pipelines.zendesk import client
 
-EMAIL = "owner@example.com"
-TOKEN = "zd-secret-api-token"
+EMAIL = demo_credentials(["zendesk"])["zendesk"]["email"]
+TOKEN = demo_credentials(["zendesk"])["zendesk"]["api_token"]
 SCALE = {"zendesk.tickets": 400, "zendesk.users": 60}
 
 
@@ -233,3 +238,99 @@ def _root(exc: BaseException) -> BaseException:
             return seen
         seen = seen.__cause__ or seen.__context__
     return seen
+
+
+def test_a_wrong_api_token_is_a_lockout_that_names_zendesks_answer(server, ctl, home) -> None:
+    ctl.credentials("zendesk", email=EMAIL, api_token="the-token-after-rotation")
+
+    with pytest.raises(Exception) as failure:
+        sync(zendesk(server.url, "users"), home)
+
+    error = _root(failure.value)
+    assert isinstance(error, VendorLockout)
+    assert error.status == 401
+    assert "Couldn't authenticate you" in str(error)
+    assert "API token" in str(error)
+
+
+def test_a_window_inside_zendesks_last_minute_waits_for_the_next_run(
+    server, ctl, home: Path
+) -> None:
+    ctx = zendesk(server.url, "tickets")
+    sync(ctx, home)
+    ctl.advance(days=1)
+    cursor_before = cursors(make_pipeline("zendesk", home))["tickets"]
+    now = ctl.state()["now"]
+    # Zendesk refuses a start_time of its last minute (422, "Too recent start_time").
+    recent = Window(datetime.fromtimestamp(now - 30, UTC), datetime.fromtimestamp(now + 60, UTC))
+
+    result = sync(replace(ctx, window=recent), home)
+
+    assert result.tables["tickets"].rows_held == 400
+    assert cursors(make_pipeline("zendesk", home))["tickets"] == cursor_before
+    # The next regular run picks up the whole day, that last minute's changes included later.
+    assert sync(ctx, home).tables["tickets"].rows_held > 430
+
+
+def test_the_exports_own_rate_limit_is_waited_out_and_the_copy_is_whole(
+    make_emulator, home: Path
+) -> None:
+    # Zendesk allows 10 export requests a minute; here 2 every 2 seconds, so that the third
+    # page of a 2,500-ticket export is refused with 429 and Retry-After.
+    server = make_emulator(
+        {
+            "zendesk.tickets": 2500,
+            "zendesk.export_requests_per_window": 2,
+            "zendesk.export_window_seconds": 2,
+        }
+    )
+    control = EmulatorControl(server.url)
+
+    result = sync(zendesk(server.url, "tickets", retries=RetryPolicy(4, 30)), home)
+
+    assert result.tables["tickets"].rows_held == 2500
+    assert control.served("zendesk") == {"tickets": 2500}
+    assert control.requests("zendesk") > 3  # the three pages, and at least one refusal
+
+
+def test_a_ticket_changed_while_the_export_runs_is_held_once_in_its_latest_state(
+    make_emulator, home: Path
+) -> None:
+    server = make_emulator({"zendesk.tickets": 1500})
+    control = EmulatorControl(server.url)
+    # Each request waits a second before it is answered: time for the helpdesk to change
+    # tickets after the first page was sent and before the second is read.
+    control.fault("zendesk", "slow", delay=1.0)
+    changer = threading.Thread(target=_change_after_first_page, args=(control,))
+    changer.start()
+
+    result = sync(zendesk(server.url, "tickets"), home)
+    changer.join()
+
+    served = control.served("zendesk")["tickets"]
+    held = result.tables["tickets"].rows_held
+    assert served > held  # some tickets came twice: before and after their change
+    [(rows, ids)] = query(home, "SELECT count(*), count(DISTINCT id) FROM tickets")
+    assert rows == ids == held
+    control.clear_faults("zendesk")
+    latest = _export_all(server.url)
+    copied = query(home, "SELECT id, status, generated_timestamp FROM tickets ORDER BY id")
+    assert copied == [(t["id"], t["status"], t["generated_timestamp"]) for t in latest]
+
+
+def _change_after_first_page(control: EmulatorControl) -> None:
+    deadline = time.monotonic() + 20
+    while control.served("zendesk").get("tickets", 0) < 1000:
+        assert time.monotonic() < deadline, "the first page never came"
+    control.advance(days=1, changes={"zendesk.tickets": {"updated": 60, "deleted": 5}})
+
+
+def _export_all(url: str) -> list[dict]:
+    """Every ticket as Zendesk holds it now, in id order (read with the official paths)."""
+    tickets: list[dict] = []
+    next_url: str | None = f"{url}/zendesk/api/v2/incremental/tickets/cursor.json?start_time=0"
+    while next_url:
+        body = requests.get(next_url, auth=(f"{EMAIL}/token", TOKEN), timeout=10).json()
+        tickets.extend(body["tickets"])
+        next_url = None if body["end_of_stream"] else body["after_url"]
+    return sorted(tickets, key=lambda ticket: ticket["id"])

@@ -1,4 +1,4 @@
-"""Fixtures of the bad-day kit tests: copies of all six vendors made by the real connectors."""
+"""Fixtures of the bad-day kit tests: copies of every shipped vendor, made by the connectors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Copies of all six vendors from a real emulator, and a way to add the odd record to them."""
+"""Copies of every shipped vendor from a real emulator, and a way to add the odd record to them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from emulators.server import Emulator, EmulatorServer
 from lifeboat.config import Inventory, load_inventory
 from lifeboat.instance import DEMO_ENV, PROJECT_ROOT
 from pipelines.base import VendorContext
+from pipelines.registry import vendors
 from pipelines.runner import sync, warehouse_path
 
 # Deletions drawn upstream between the two syncs, so the copies hold records marked deleted.
@@ -39,7 +40,7 @@ def shipped_inventory(tmp: Path, url: str) -> Inventory:
     path.write_text(
         (PROJECT_ROOT / "lifeboat.yaml").read_text().replace("http://127.0.0.1:8765", url)
     )
-    return load_inventory(path)
+    return load_inventory(path, vendors())
 
 
 def sync_all(url: str, home: Path, tmp: Path) -> None:
@@ -52,6 +53,7 @@ def sync_all(url: str, home: Path, tmp: Path) -> None:
             {name: env[var] for name, var in config.credentials.items()},
             config.options,
             tuple(inventory.enabled_datasets(vendor)),
+            entry=inventory.registry[vendor],
         )
         sync(ctx, home)
 

@@ -10,11 +10,12 @@ import pytest
 from lifeboat.config import Runbook, load_inventory
 from lifeboat.continuity import vendor_status as vs
 from lifeboat.instance import PROJECT_ROOT
+from pipelines.registry import vendors
 
 
 def inventory_with_runbook(tmp_path: Path):
     """The shipped inventory, with Stripe's dependencies and runbook set as a person would."""
-    shipped = load_inventory(PROJECT_ROOT / "lifeboat.yaml")
+    shipped = load_inventory(PROJECT_ROOT / "lifeboat.yaml", vendors())
     stripe = shipped.vendors["stripe"].model_copy(
         update={
             "depends_on": ["Twilio SMS for sign-in codes", "Google Workspace email"],
@@ -32,7 +33,7 @@ def test_states_follow_the_rpo_and_the_failures(copied_home: Path, tmp_path: Pat
     inventory = inventory_with_runbook(tmp_path)
     fresh = vs.vendor_status(copied_home, inventory)
     assert {r.state for r in fresh} == {vs.HEALTHY}
-    assert len({r.vendor for r in fresh}) == 6
+    assert {r.vendor for r in fresh} == set(inventory.enabled_vendors())
     charges = next(r for r in fresh if (r.vendor, r.dataset) == ("stripe", "charges"))
     assert charges.rpo_minutes == 30 and charges.rows_held and charges.rpo_met
     assert charges.depends_on == "Twilio SMS for sign-in codes; Google Workspace email"
@@ -57,7 +58,7 @@ def test_states_follow_the_rpo_and_the_failures(copied_home: Path, tmp_path: Pat
 def test_never_copied_vendor_is_said_so(tmp_path: Path) -> None:
     home = tmp_path / "empty"
     home.mkdir()
-    rows = vs.vendor_status(home, load_inventory(PROJECT_ROOT / "lifeboat.yaml"))
+    rows = vs.vendor_status(home, load_inventory(PROJECT_ROOT / "lifeboat.yaml", vendors()))
     assert rows and {r.state for r in rows} == {vs.NEVER}
     assert not any(r.rpo_met for r in rows)
 
@@ -66,7 +67,7 @@ def test_csv_round_trip_and_no_secret_in_a_failure(
     copied_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STRIPE_API_KEY", "sk_live_verysecret123")
-    inventory = load_inventory(PROJECT_ROOT / "lifeboat.yaml")
+    inventory = load_inventory(PROJECT_ROOT / "lifeboat.yaml", vendors())
     failures = {
         "stripe": vs.Failure("lockout", "stripe: lockout (401): key sk_live_verysecret123 revoked")
     }
