@@ -49,6 +49,9 @@ class CopyTranslator(DagsterDltTranslator):
             description=entry.dataset(dataset).description,
             metadata={
                 **spec.metadata,
+                # Each vendor has its own DuckDB file: the table's name in the catalog that
+                # attaches them is vendor.table, so two vendors' `invoices` are not one table.
+                "dagster/table_name": f"{self.vendor}.{dataset}",
                 "vendor": entry.title,
                 "rpo_minutes": int(rpo.total_seconds() // 60),
             },

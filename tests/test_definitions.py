@@ -49,6 +49,8 @@ def test_every_catalog_dataset_is_an_asset_with_group_kinds_and_description(home
         assert spec.group_name == key.path[0]
         assert {"dlt", "duckdb"} <= set(spec.kinds)
         assert spec.description and len(spec.description) < 120
+        # Stripe's and Harvest's `invoices` are two tables: the UI must not link them as one.
+        assert spec.metadata["dagster/table_name"] == ".".join(key.path)
     schedules = {s.name: s for s in defs.schedules}
     assert schedules["stripe_every_rpo"].cron_schedule == "*/15 * * * *"
     # Per vendor: a copy at least twice per RPO, and a weekly reconciliation; one daily
