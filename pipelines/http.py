@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import email.utils
 import logging
 import random
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import requests
@@ -22,6 +24,7 @@ from lifeboat.errors import (
     VendorOutage,
     VendorRateLimited,
 )
+from lifeboat.secrets import mask
 from pipelines.settings import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_MAX_SECONDS,
@@ -29,6 +32,7 @@ from pipelines.settings import (
     MAX_ATTEMPTS,
     READ_TIMEOUT_SECONDS,
     RETRY_BUDGET_SECONDS,
+    SECRET_PARAMETERS,
 )
 
 log = logging.getLogger("lifeboat.http")
@@ -38,8 +42,25 @@ log = logging.getLogger("lifeboat.http")
 Classifier = Callable[[str, requests.Response], VendorError | None]
 
 
-def error_detail(response: requests.Response, limit: int = 300) -> str:
-    """A short, secret-free description of an error body for a person to read."""
+def request_secrets(response: requests.Response) -> tuple[str, ...]:
+    """The credentials the request carried (its Authorization, its key parameters)."""
+    request = response.request
+    if request is None:
+        return ()
+    found: list[str] = []
+    scheme, _, value = str(request.headers.get("Authorization", "")).partition(" ")
+    if value.strip():
+        found.append(value.strip())
+        if scheme.lower() == "basic":
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                found += base64.b64decode(value.strip()).decode().split(":", 1)
+    for name, values in parse_qs(urlsplit(str(request.url)).query).items():
+        if name.lower() in SECRET_PARAMETERS:
+            found += values
+    return tuple(found)
+
+
+def _body_text(response: requests.Response, limit: int) -> str:
     try:
         body: Any = response.json()
     except ValueError:
@@ -53,6 +74,14 @@ def error_detail(response: requests.Response, limit: int = 300) -> str:
             if isinstance(value, str) and value:
                 return value[:limit]
     return str(body)[:limit]
+
+
+def error_detail(response: requests.Response, limit: int = 300) -> str:
+    """A short description of an error body for a person, with the request's secrets masked.
+
+    A vendor's error body may echo what it was sent (the key, the token).
+    """
+    return mask(_body_text(response, limit), request_secrets(response))
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

@@ -20,9 +20,11 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 
 from lifeboat.errors import VendorBadResponse, VendorError, VendorLockout, VendorRateLimited
+from lifeboat.secrets import mask
 from lifeboat.vendors import Dataset, PingRequest, Vendor
 from pipelines.arrow import batched_tables
 from pipelines.base import VendorContext, rest_client
+from pipelines.http import request_secrets
 from pipelines.hubspot import settings
 from pipelines.hubspot.settings import (
     COLUMNS,
@@ -126,13 +128,6 @@ class HubSpotPaginator(BasePaginator):
             request.params["after"] = self._after
 
 
-def _scrub(text: str, response: requests.Response) -> str:
-    """The text with the request's token masked, should a vendor ever echo it back."""
-    auth = str(response.request.headers.get("Authorization", "")) if response.request else ""
-    token = auth.removeprefix("Bearer ").strip()
-    return text.replace(token, "****") if len(token) > 3 else text
-
-
 def _seconds_to_midnight() -> float:
     now = datetime.now(UTC)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -148,7 +143,7 @@ def classify(vendor: str, response: requests.Response) -> VendorError | None:
     if not isinstance(body, dict):
         return None
     status = response.status_code
-    message = _scrub(str(body.get("message") or "no message"), response)
+    message = mask(str(body.get("message") or "no message"), request_secrets(response))
     category = body.get("category")
     if status == 429 and body.get("policyName") == "DAILY":
         # Retrying within this run cannot help: the limit resets at midnight.
