@@ -14,10 +14,10 @@ import yaml
 from automation.copies import today
 from definitions import build_definitions
 from emulators.control import EmulatorControl
-from lifeboat.config import Inventory, load_inventory
+from lifeboat.config import Inventory, VendorConfig, load_inventory
 from lifeboat.errors import SuspectedShrink, VendorLockout
 from lifeboat.messages import vendor_error_in
-from pipelines.base import VendorContext, Window
+from pipelines.base import RetryPolicy, VendorContext, Window
 from pipelines.reconcile import reconcile
 from pipelines.registry import vendors
 from pipelines.restore import drill
@@ -35,6 +35,20 @@ def harvest_only(tmp_path: Path, url: str) -> Inventory:
     path = tmp_path / "lifeboat.yaml"
     path.write_text(yaml.safe_dump({"vendors": {"harvest": entry}}))
     return load_inventory(path, vendors())
+
+
+def harvest(url: str, retries: RetryPolicy | None = None) -> VendorContext:
+    """A context for the shipped Harvest entry at this emulator, built without a file."""
+    shipped = yaml.safe_load((ROOT / "lifeboat.yaml").read_text())["vendors"]["harvest"]
+    config = VendorConfig.model_validate({**shipped, "base_url": f"{url}/harvest"})
+    entry = vendors().kinds["rest"].build("harvest", config, "")
+    return VendorContext(
+        "harvest",
+        f"{url}/harvest",
+        DEMO["harvest"],
+        entry=entry,
+        retries=retries or RetryPolicy(),
+    )
 
 
 def context(inventory: Inventory) -> VendorContext:

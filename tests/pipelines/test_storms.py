@@ -14,6 +14,7 @@ from pipelines.runner import sync, table_counts, warehouse_path
 from tests.pipelines.test_ga4 import ga4
 from tests.pipelines.test_hubspot import hubspot
 from tests.pipelines.test_mailchimp import mailchimp
+from tests.pipelines.test_rest import harvest
 from tests.pipelines.test_stripe import stripe
 from tests.pipelines.test_youtube import youtube
 from tests.pipelines.test_zendesk import zendesk
@@ -27,6 +28,7 @@ CONNECTORS: dict[str, Callable[..., VendorContext]] = {
     "mailchimp": mailchimp,
     "youtube": youtube,
     "ga4": lambda url, retries: ga4(url, retries, page_size=10),  # pages of ten days
+    "harvest": harvest,  # the REST API lifeboat.yaml configures
 }
 # Bookkeeping that differs between two runs by design (when the copy was taken).
 RUN_COLUMNS = {"_dlt_load_id", "_dlt_id"}
