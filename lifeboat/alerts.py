@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import smtplib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -72,6 +72,8 @@ class Alert:
     dataset: str | None
     message: str
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The vendor's name as people know it; the registry's when not given (see Alerter).
+    title: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -79,7 +81,7 @@ class Alert:
 
     @property
     def subject(self) -> str:
-        title = vendors().title(self.vendor)
+        title = self.title or vendors().title(self.vendor)
         where = f"{title} {self.dataset}" if self.dataset else title
         return f"[lifeboat] {where}: {HEADLINES[self.kind]}"
 
@@ -203,8 +205,11 @@ class Alerter:
         channels: Sequence[Channel] = (),
         secret_envs: Sequence[str] = (),
         secrets: Sequence[str] = (),
+        titles: Mapping[str, str] | None = None,
     ) -> None:
         self.directory = alerts_dir(home)
+        # Vendor titles from the inventory: a vendor lifeboat.yaml configures names itself.
+        self.titles = dict(titles or {})
         self.channels = list(channels)
         self.secret_envs = list(secret_envs)
         self.secrets = [s for s in secrets if s]
@@ -274,7 +279,11 @@ class Alerter:
 
     def _deliver(self, alert: Alert) -> Alert:
         secrets = [*self.secrets, *secret_values(self.secret_envs)]
-        alert = replace(alert, message=mask(alert.message, secrets))
+        alert = replace(
+            alert,
+            message=mask(alert.message, secrets),
+            title=alert.title or self.titles.get(alert.vendor),
+        )
         delivered, failed = ["log"], []
         for channel in self.channels:
             try:
@@ -325,6 +334,7 @@ def build_alerter(
     smtp_user: str | None = None,
     smtp_password: str | None = None,
     secret_envs: Sequence[str] = (),
+    titles: Mapping[str, str] | None = None,
 ) -> Alerter:
     """An Alerter for the channels in lifeboat.yaml; the secrets are passed in, never read here."""
     channels: list[Channel] = []
@@ -347,4 +357,4 @@ def build_alerter(
             )
         )
     secrets = [s for s in (webhook_url, smtp_password) if s]
-    return Alerter(home, channels, secret_envs, secrets)
+    return Alerter(home, channels, secret_envs, secrets, titles)

@@ -28,6 +28,8 @@ class AlertsResource(dg.ConfigurableResource):
     smtp_timeout_seconds: float = 10.0
     # Names of the variables holding vendor credentials: their values are scrubbed from alerts.
     secret_envs: list[str] = []
+    # Each vendor's name as people know it, from the inventory (configured vendors too).
+    titles: dict[str, str] = {}
 
     def alerter(self) -> Alerter:
         config = AlertsConfig(
@@ -58,6 +60,7 @@ class AlertsResource(dg.ConfigurableResource):
             smtp_user=self.smtp_user,
             smtp_password=self.smtp_password,
             secret_envs=self.secret_envs,
+            titles=self.titles,
         )
 
 
@@ -67,7 +70,11 @@ def alerts_resource(inventory: Inventory, data_dir: Path) -> AlertsResource:
     secret_envs = sorted(
         {env for vendor in inventory.vendors for env in inventory.credential_envs(vendor).values()}
     )
-    fields: dict[str, object] = {"home": str(data_dir), "secret_envs": secret_envs}
+    fields: dict[str, object] = {
+        "home": str(data_dir),
+        "secret_envs": secret_envs,
+        "titles": {vendor: inventory.registry.title(vendor) for vendor in inventory.vendors},
+    }
     if config.webhook is not None:
         fields |= {
             "webhook_url_env": config.webhook.url_env,

@@ -198,6 +198,17 @@ def test_state_survives_a_restart_and_vendor_wide_state_is_separate(home: Path) 
     ]
 
 
+def test_a_vendor_lifeboat_yaml_configures_is_called_by_its_title(home: Path) -> None:
+    alerter = Alerter(home, titles={"bookings": "Acme Bookings"})
+    sent = alerter.observe("bookings", "appointments", "outage", lambda _: "Acme is down.")
+    assert sent is not None
+    assert sent.subject == "[lifeboat] Acme Bookings appointments: not answering"
+    assert alerter.log_records()[-1]["title"] == "Acme Bookings"
+    # Built-in vendors keep the registry's name without being told it.
+    stripe = Alerter(home).send(Alert("catching_up", "stripe", None, "Catching up."))
+    assert stripe.subject.startswith("[lifeboat] Stripe: ")
+
+
 def test_a_failing_channel_is_recorded_without_its_url_and_the_log_still_has_it(
     home: Path,
 ) -> None:
