@@ -20,6 +20,7 @@ class DatasetStatus:
     rows_held: int | None
     copied_at: datetime | None
     rpo_minutes: int
+    title: str = ""  # the vendor's name as people know it (lifeboat.yaml may set it)
 
     @property
     def age_minutes(self) -> float | None:
@@ -48,6 +49,7 @@ def copy_status(home: Path, inventory: Inventory) -> list[DatasetStatus]:
                     entry.get("rows"),
                     datetime.fromisoformat(copied) if copied else None,
                     int(inventory.rpo(vendor, dataset).total_seconds() // 60),
+                    inventory.registry.title(vendor),
                 )
             )
     return rows
@@ -87,7 +89,7 @@ def format_table(rows: list[DatasetStatus]) -> str:
     header = ("vendor", "dataset", "rows held", "last copy (UTC)", "RPO")
     body = [
         (
-            vendors().title(r.vendor),
+            r.title or vendors().title(r.vendor),
             r.dataset,
             "-" if r.rows_held is None else f"{r.rows_held:,}",
             r.copied_at.strftime("%Y-%m-%d %H:%M:%S") if r.copied_at else "never",

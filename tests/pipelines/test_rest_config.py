@@ -8,6 +8,7 @@ import pytest
 
 from lifeboat.config import load_inventory
 from lifeboat.errors import ConfigError
+from lifeboat.status import copy_status, format_table
 from pipelines.registry import vendors
 
 API = """\
@@ -117,3 +118,10 @@ def test_api_without_kind_and_kind_without_api_are_refused(tmp_path: Path) -> No
     stripped = API[: API.index("    api:")]
     with pytest.raises(ConfigError, match="needs an api section"):
         inventory(tmp_path, stripped)
+
+
+def test_status_calls_a_configured_vendor_by_its_title(tmp_path: Path) -> None:
+    bound = inventory(tmp_path)
+    table = format_table(copy_status(tmp_path / "home", bound))
+    assert "Acme Bookings  customers" in table
+    assert "never" in table  # nothing copied yet, and the table says so
