@@ -320,8 +320,9 @@ Handler = Callable[[Request], Response]
 class VendorApp:
     """One vendor's API. Subclasses route requests and render errors in the vendor's format.
 
-    A subclass sets `name` (the path prefix, e.g. "stripe") and implements `route`, plus the
-    error renderers that turn faults and bad requests into the vendor's own error bodies.
+    A subclass sets `name` (the path prefix, e.g. "stripe"), builds its datasets in `setup`
+    and implements `route`, plus the error renderers that turn faults and bad requests into
+    the vendor's own error bodies.
     """
 
     name = "vendor"
@@ -341,6 +342,10 @@ class VendorApp:
         self.datasets: dict[str, Dataset] = {}
         self.served: dict[str, int] = {}  # records served per dataset, for tests and benchmarks
         self._served_lock = threading.Lock()
+        self.setup()
+
+    def setup(self) -> None:
+        """Build the vendor's datasets and state; each part extends it and calls super()."""
 
     def dataset(self, name: str, default_initial: int, **rates: float) -> Dataset:
         initial = self.scale.get(f"{self.name}.{name}", default_initial)

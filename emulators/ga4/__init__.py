@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from emulators.core import BadRequest, Clock, Request, Response, VendorApp, json_response
+from emulators.core import BadRequest, Request, Response, VendorApp, json_response
 from emulators.ga4 import faults
 from emulators.ga4.data import (
     CURRENCY,
@@ -50,20 +50,16 @@ UNSERVED = {"runPivotReport", "batchRunPivotReports", "runRealtimeReport", "chec
 class App(VendorApp):
     name = "ga4"
 
-    def __init__(
-        self,
-        clock: Clock,
-        seed: int,
-        scale: dict[str, int],
-        credentials: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         # One day of numbers per record; the scale is how many days the property has data for.
         self.days = self.dataset("daily_metrics", HISTORY_DAYS)
-        self.property = Property(seed, clock.start // DAY - self.days.initial, clock.now)
-        self.quota = faults.Quota(scale)
+        self.property = Property(
+            self.seed, self.clock.start // DAY - self.days.initial, self.clock.now
+        )
+        self.quota = faults.Quota(self.scale)
         # A test can make the row cap small to see paging past it without 250,000 rows.
-        self.max_rows = int(scale.get("ga4.max_rows_per_request", MAX_LIMIT))
+        self.max_rows = int(self.scale.get("ga4.max_rows_per_request", MAX_LIMIT))
 
     # --- credentials ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulators.core import Clock, Request, Response, VendorApp
+from emulators.core import Request, Response, VendorApp
 from emulators.harvest import faults
 from emulators.harvest.data import Records
 from emulators.harvest.listing import decode_cursor, encode_cursor
@@ -22,14 +22,8 @@ __all__ = ["App", "decode_cursor", "encode_cursor"]
 class App(Records, Routes, VendorApp):
     name = "harvest"
 
-    def __init__(
-        self,
-        clock: Clock,
-        seed: int,
-        scale: dict[str, int],
-        credentials: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         # Harvest refuses to delete a client that has projects, invoices or estimates, so
         # clients are archived (is_active: false) rather than deleted here.
         # https://help.getharvest.com/api-v2/clients-api/clients/clients/#delete-a-client
@@ -49,8 +43,8 @@ class App(Records, Routes, VendorApp):
             "projects": self.project,
             "invoices": self.invoice,
         }
-        limit = scale.get(RATE_LIMIT_KEY, 0)
-        window = scale.get(RATE_WINDOW_KEY, 15)
+        limit = self.scale.get(RATE_LIMIT_KEY, 0)
+        window = self.scale.get(RATE_WINDOW_KEY, 15)
         self.limiter = faults.RateLimiter(limit, window) if limit else None
 
     def authorized(self, request: Request) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from emulators.core import Clock, Dataset, VendorApp
+from emulators.core import Dataset, VendorApp
 from emulators.hubspot.data import Records, iso
 from emulators.hubspot.faults import Errors, SearchLimiter
 from emulators.hubspot.routes import Routes
@@ -22,14 +22,8 @@ class App(Errors, Routes, Searching, Streams, Records, VendorApp):
 
     name = "hubspot"
 
-    def __init__(
-        self,
-        clock: Clock,
-        seed: int,
-        scale: dict[str, int],
-        credentials: dict[str, str] | None = None,
-    ) -> None:
-        VendorApp.__init__(self, clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         self.contacts = self.dataset(
             "contacts", 500, created_per_day=20, updated_per_day=0.02, deleted_per_day=0.002
         )
@@ -40,7 +34,7 @@ class App(Errors, Routes, Searching, Streams, Records, VendorApp):
             "deals", 250, created_per_day=8, updated_per_day=0.03, deleted_per_day=0.002
         )
         # Stripe's customers under the same seed: contacts share their names and emails.
-        self.stripe_customers = Dataset("customers", seed, clock.start, 0)
+        self.stripe_customers = Dataset("customers", self.seed, self.clock.start, 0)
         self.builders = {"contacts": self.contact, "companies": self.company, "deals": self.deal}
         # Every record of a type carries the same property names (some valued null).
         self.known_properties = {kind: frozenset(build(0)) for kind, build in self.builders.items()}

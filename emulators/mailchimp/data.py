@@ -11,7 +11,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from emulators.core import BadRequest, Clock, Dataset, VendorApp, mix
+from emulators.core import BadRequest, Dataset, VendorApp, mix
 from emulators.settings import DAY
 
 MEMBER_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
@@ -102,14 +102,8 @@ class Data(VendorApp):
 
     name = "mailchimp"
 
-    def __init__(
-        self,
-        clock: Clock,
-        seed: int,
-        scale: dict[str, int],
-        credentials: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         # Audiences are few and long-lived; their settings change now and then.
         self.lists = self.dataset("lists", 3, updated_per_day=0.05)
         # Member `index` belongs to list `index % n_lists`, at position `index // n_lists`.
@@ -122,7 +116,7 @@ class Data(VendorApp):
             "campaigns", 60, created_per_day=0.3, updated_per_day=0.02, deleted_per_day=0.001
         )
         # A handle on Stripe's customers, so members share emails with paying customers.
-        self.stripe_customers = Dataset("customers", seed, clock.start, 0)
+        self.stripe_customers = Dataset("customers", self.seed, self.clock.start, 0)
         self._changes: dict[int, ListChanges] = {}
         self._changes_key: tuple[int, int] | None = None
 

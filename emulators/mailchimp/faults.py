@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from emulators.core import Clock, Request, Response, VendorApp, mix
+from emulators.core import Request, Response, VendorApp, mix
 
 ERROR_DOCS = "https://mailchimp.com/developer/marketing/docs/errors/"
 PROBLEM_JSON = "application/problem+json; charset=utf-8"
@@ -55,14 +55,8 @@ def presented_key(request: Request) -> str | None:
 class Problems(VendorApp):
     """Error bodies, the accepted key, and the count of calls in flight per key."""
 
-    def __init__(
-        self,
-        clock: Clock,
-        seed: int,
-        scale: dict[str, int],
-        credentials: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         self._requests = 0
         self._flight_lock = threading.Lock()
         self.in_flight: dict[str, int] = {}  # calls being answered, per key

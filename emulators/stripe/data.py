@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulators.core import MASK64, Clock, Dataset, VendorApp
+from emulators.core import MASK64, Dataset, VendorApp
 from emulators.names import person
 from emulators.settings import DAY
 
@@ -83,8 +83,8 @@ class StripeData(VendorApp):
 
     name = "stripe"
 
-    def __init__(self, clock: Clock, seed: int, scale: dict[str, int], credentials=None) -> None:
-        super().__init__(clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         self.customers = self.dataset(
             "customers", 200, created_per_day=5, updated_per_day=0.01, deleted_per_day=0.001
         )

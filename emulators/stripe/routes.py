@@ -37,8 +37,8 @@ _KINDS = {"updated": UPDATED, "deleted": DELETED}
 class App(StripeFaults, StripeData):
     """Stripe's REST API for customers, charges, invoices, subscriptions and events."""
 
-    def __init__(self, clock, seed, scale, credentials=None) -> None:
-        super().__init__(clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         self._mutation_keys: dict[str, tuple[int, list[int]]] = {}
 
     def route(self, request: Request) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulators.core import Clock, VendorApp
+from emulators.core import VendorApp
 from emulators.youtube.audience import Audience
 from emulators.youtube.data import STRIPE_CUSTOMERS_DEFAULT, Records, channel_id, customers
 from emulators.youtube.faults import DAILY_QUOTA_UNITS, QUOTA_OPTION, GoogleErrors, Quota
@@ -13,14 +13,8 @@ from emulators.youtube.routes import Routes
 class App(GoogleErrors, Routes, Listings, Audience, Records, VendorApp):
     name = "youtube"
 
-    def __init__(
-        self,
-        clock: Clock,
-        seed: int,
-        scale: dict[str, int],
-        credentials: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         self.videos = self.dataset(
             "videos", 300, created_per_day=0.5, updated_per_day=0.02, deleted_per_day=0.0005
         )
@@ -30,11 +24,11 @@ class App(GoogleErrors, Routes, Listings, Audience, Records, VendorApp):
         self.subscribers = self.dataset(
             "subscribers", 1500, created_per_day=8, updated_per_day=0.001, deleted_per_day=0.002
         )
-        self.customers = customers(seed, clock)
-        self.customer_count = scale.get("stripe.customers", STRIPE_CUSTOMERS_DEFAULT)
-        self.channel_id = channel_id(seed)
+        self.customers = customers(self.seed, self.clock)
+        self.customer_count = self.scale.get("stripe.customers", STRIPE_CUSTOMERS_DEFAULT)
+        self.channel_id = channel_id(self.seed)
         self.uploads_id = "UU" + self.channel_id[2:]
-        self.quota = Quota(scale.get(QUOTA_OPTION, DAILY_QUOTA_UNITS))
+        self.quota = Quota(self.scale.get(QUOTA_OPTION, DAILY_QUOTA_UNITS))
         self._deleted_sorted: dict[str, tuple[int, list[int]]] = {}
         self.handlers = {
             "channels": self.list_channels,

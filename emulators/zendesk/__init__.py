@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from emulators.core import Clock, Dataset, Request, Response, VendorApp
+from emulators.core import Dataset, Request, Response, VendorApp
 from emulators.zendesk import faults
 from emulators.zendesk.data import Records
 from emulators.zendesk.exports import Exports, Key, decode_cursor, encode_cursor
@@ -27,14 +27,8 @@ class App(Records, Exports, Routes, VendorApp):
     # Record `url` fields name the account's real host, as Zendesk's do.
     base_url = "https://lifeboat-demo.zendesk.com"
 
-    def __init__(
-        self,
-        clock: Clock,
-        seed: int,
-        scale: dict[str, int],
-        credentials: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(clock, seed, scale, credentials)
+    def setup(self) -> None:
+        super().setup()
         self.users = self.dataset(
             "users", 300, created_per_day=6, updated_per_day=0.01, deleted_per_day=0.002
         )
@@ -43,14 +37,14 @@ class App(Records, Exports, Routes, VendorApp):
         )
         # Stripe's customers computed from the same seed, so that shared people carry the
         # same name and email in both vendors (nothing of Stripe's state is read).
-        self.stripe_customers = Dataset("customers", seed, clock.start, 0)
+        self.stripe_customers = Dataset("customers", self.seed, self.clock.start, 0)
         self.builders: dict[str, Callable[[int], dict[str, Any]]] = {
             "tickets": self.ticket,
             "users": self.user,
         }
         self._changed: dict[str, tuple[int, list[Key]]] = {}
-        limit = scale.get(EXPORT_LIMIT_KEY, 0)
-        window = scale.get(EXPORT_WINDOW_KEY, 60)
+        limit = self.scale.get(EXPORT_LIMIT_KEY, 0)
+        window = self.scale.get(EXPORT_WINDOW_KEY, 60)
         self.limiter = ExportLimiter(limit, window) if limit else None
 
     def authorized(self, request: Request) -> bool:
