@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +17,8 @@ from emulators.control import EmulatorControl
 from emulators.credentials import demo_credentials
 from emulators.mailchimp import App
 from emulators.mailchimp.faults import MAX_CONNECTIONS
-from emulators.server import Emulator, EmulatorServer
+from emulators.server import EmulatorServer
+from tests.emulators.shared_server import shared_server
 
 KEYS = demo_credentials(["mailchimp", "stripe"])
 API_KEY = KEYS["mailchimp"]["api_key"]
@@ -31,25 +32,7 @@ SCALE = {
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
 
 
-@pytest.fixture(scope="module")
-def http_server() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(Emulator(seed=42, scale=SCALE)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(http_server: EmulatorServer) -> EmulatorServer:
-    """A fresh emulator per test behind one socket: stopping a server waits out its poll."""
-    fresh = Emulator(seed=42, scale=SCALE)
-    http_server.httpd.RequestHandlerClass.emulator = fresh  # type: ignore[attr-defined]
-    http_server.emulator = fresh
-    return http_server
-
-
-@pytest.fixture
-def ctl(server: EmulatorServer) -> EmulatorControl:
-    return EmulatorControl(server.url)
+http_server, server, ctl = shared_server(SCALE)
 
 
 def app(server: EmulatorServer) -> App:

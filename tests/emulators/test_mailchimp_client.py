@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,27 +13,15 @@ from mailchimp_marketing.api_client import ApiClientError
 
 from emulators.control import EmulatorControl
 from emulators.credentials import demo_credentials
-from emulators.server import Emulator, EmulatorServer
+from emulators.server import EmulatorServer
+from tests.emulators.shared_server import shared_server
 
 KEY = demo_credentials(["mailchimp"])["mailchimp"]["api_key"]
 SCALE = {"mailchimp.lists": 3, "mailchimp.members": 450, "mailchimp.campaigns": 40}
 PAGE = 70  # not a divisor of any total, so the last page is a short one
 
 
-@pytest.fixture(scope="module")
-def http_server() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(Emulator(seed=42, scale=SCALE)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(http_server: EmulatorServer) -> EmulatorServer:
-    """A fresh emulator per test behind one socket: stopping a server waits out its poll."""
-    fresh = Emulator(seed=42, scale=SCALE)
-    http_server.httpd.RequestHandlerClass.emulator = fresh  # type: ignore[attr-defined]
-    http_server.emulator = fresh
-    return http_server
+http_server, server, ctl = shared_server(SCALE)
 
 
 def official(server: EmulatorServer, api_key: str = KEY) -> mailchimp_marketing.Client:

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from emulators.control import EmulatorControl
-from emulators.server import Emulator, EmulatorServer
+from emulators.server import EmulatorServer
+from tests.emulators.shared_server import shared_server
 from tests.emulators.test_mailchimp import SCALE, assert_problem, get, list_ids, members
 
-
-@pytest.fixture(scope="module")
-def http_server() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(Emulator(seed=42, scale=SCALE)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(http_server: EmulatorServer) -> EmulatorServer:
-    """A fresh emulator per test behind one socket: stopping a server waits out its poll."""
-    fresh = Emulator(seed=42, scale=SCALE)
-    http_server.httpd.RequestHandlerClass.emulator = fresh  # type: ignore[attr-defined]
-    http_server.emulator = fresh
-    return http_server
-
-
-@pytest.fixture
-def ctl(server: EmulatorServer) -> EmulatorControl:
-    return EmulatorControl(server.url)
+http_server, server, ctl = shared_server(SCALE)
 
 
 MEMBER_FILTERS: list[tuple[dict[str, str], Callable[[dict, dict], bool]]] = [

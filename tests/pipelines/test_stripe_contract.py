@@ -16,18 +16,14 @@ from lifeboat.errors import SuspectedShrink
 from pipelines.base import RetryPolicy, VendorContext
 from pipelines.runner import sync, warehouse_path
 from pipelines.stripe.settings import API_VERSION
+from tests.pipelines.test_stripe import stripe as stripe_context
 
 KEY = demo_credentials(["stripe"])["stripe"]["api_key"]
 
 
 def stripe_ctx(url: str, *datasets: str) -> VendorContext:
-    return VendorContext(
-        "stripe",
-        f"{url}/stripe",
-        {"api_key": KEY},
-        datasets=datasets,
-        retries=RetryPolicy(max_attempts=8, budget_seconds=30),
-    )
+    """The connector's context, patient enough for the read rate limit's 429s."""
+    return stripe_context(url, *datasets, retries=RetryPolicy(max_attempts=8, budget_seconds=30))
 
 
 def query(home: Path, sql: str) -> list[tuple]:
