@@ -5,10 +5,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
+from typing import TYPE_CHECKING
 
 import pipelines
 from lifeboat.vendors import Registry, Vendor, VendorKind
-from pipelines.base import VendorContext
+
+if TYPE_CHECKING:  # the registry is read by modules that never copy: no dlt on import
+    from pipelines.base import VendorContext
 
 # The name a vendor's package gives its one Vendor object, and a generic connector's kind.
 PLUGIN_ATTRIBUTE = "VENDOR"
