@@ -113,6 +113,7 @@ def rest_client(
         classifier,
         max_attempts=ctx.retries.max_attempts,
         retry_budget=ctx.retries.budget_seconds,
+        secrets=tuple(value for value in ctx.credentials.values() if value),
     )
     return LifeboatRESTClient(
         base_url=base_url or ctx.base_url,

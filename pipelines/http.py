@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import email.utils
 import logging
 import random
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -32,7 +30,6 @@ from pipelines.settings import (
     MAX_ATTEMPTS,
     READ_TIMEOUT_SECONDS,
     RETRY_BUDGET_SECONDS,
-    SECRET_PARAMETERS,
 )
 
 log = logging.getLogger("lifeboat.http")
@@ -42,25 +39,12 @@ log = logging.getLogger("lifeboat.http")
 Classifier = Callable[[str, requests.Response], VendorError | None]
 
 
-def request_secrets(response: requests.Response) -> tuple[str, ...]:
-    """The credentials the request carried (its Authorization, its key parameters)."""
-    request = response.request
-    if request is None:
-        return ()
-    found: list[str] = []
-    scheme, _, value = str(request.headers.get("Authorization", "")).partition(" ")
-    if value.strip():
-        found.append(value.strip())
-        if scheme.lower() == "basic":
-            with contextlib.suppress(ValueError, UnicodeDecodeError):
-                found += base64.b64decode(value.strip()).decode().split(":", 1)
-    for name, values in parse_qs(urlsplit(str(request.url)).query).items():
-        if name.lower() in SECRET_PARAMETERS:
-            found += values
-    return tuple(found)
+def error_detail(response: requests.Response, limit: int = 300) -> str:
+    """A short description of an error body for a person to read.
 
-
-def _body_text(response: requests.Response, limit: int) -> str:
+    A body may echo what it was sent: the session masks its credentials in every error it
+    raises (VendorSession), and lifeboat.secrets.mask catches key shapes wherever text leaves.
+    """
     try:
         body: Any = response.json()
     except ValueError:
@@ -74,14 +58,6 @@ def _body_text(response: requests.Response, limit: int) -> str:
             if isinstance(value, str) and value:
                 return value[:limit]
     return str(body)[:limit]
-
-
-def error_detail(response: requests.Response, limit: int = 300) -> str:
-    """A short description of an error body for a person, with the request's secrets masked.
-
-    A vendor's error body may echo what it was sent (the key, the token).
-    """
-    return mask(_body_text(response, limit), request_secrets(response))
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
@@ -164,9 +140,13 @@ class VendorSession(requests.Session):
         retry_budget: float = RETRY_BUDGET_SECONDS,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
         sleep: Callable[[float], None] = time.sleep,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.vendor = vendor
+        # The credentials this session sends, wherever they go (a header of the API's own
+        # choosing too): an error body that echoes one is masked before it is raised.
+        self.secrets = secrets
         self.classifier = classifier
         self.max_attempts = max_attempts
         self.retry_budget = retry_budget
@@ -221,6 +201,7 @@ class VendorSession(requests.Session):
                 error = (self.classifier and self.classifier(self.vendor, response)) or classify(
                     self.vendor, response
                 )
+                error = _masked(error, self.secrets)
             if not isinstance(error, VendorOutage | VendorRateLimited):
                 raise error
             elapsed = time.monotonic() - started
@@ -233,6 +214,20 @@ class VendorSession(requests.Session):
             self.retries += 1
             log.warning("%s: %s; retry %d in %.1fs", self.vendor, error.kind, attempt, wait)
             self.sleep(wait)
+
+
+def _masked(error: VendorError, secrets: tuple[str, ...]) -> VendorError:
+    """The same error, with any of `secrets` in its detail masked."""
+    detail = mask(error.detail, secrets)
+    if detail == error.detail:
+        return error
+    return type(error)(
+        error.vendor,
+        detail,
+        status=error.status,
+        dataset=error.dataset,
+        retry_after=error.retry_after,
+    )
 
 
 def _connection_detail(exc: requests.ConnectionError) -> str:

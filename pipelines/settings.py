@@ -27,8 +27,3 @@ MERGE_HINTS: dict = {
     "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
     "columns": {"_changed_at": {"dedup_sort": "desc"}},
 }
-# Query parameters that carry a credential (Google's access_token, Harvest's, API keys):
-# masked wherever an error quotes a request.
-SECRET_PARAMETERS = frozenset(
-    {"access_token", "api_key", "apikey", "key", "token", "client_secret", "password"}
-)

@@ -20,11 +20,9 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 
 from lifeboat.errors import VendorBadResponse, VendorError, VendorLockout, VendorRateLimited
-from lifeboat.secrets import mask
 from lifeboat.vendors import Dataset, PingRequest, Vendor
 from pipelines.arrow import batched_tables
 from pipelines.base import VendorContext, rest_client
-from pipelines.http import request_secrets
 from pipelines.hubspot import settings
 from pipelines.hubspot.settings import (
     COLUMNS,
@@ -143,7 +141,7 @@ def classify(vendor: str, response: requests.Response) -> VendorError | None:
     if not isinstance(body, dict):
         return None
     status = response.status_code
-    message = mask(str(body.get("message") or "no message"), request_secrets(response))
+    message = str(body.get("message") or "no message")
     category = body.get("category")
     if status == 429 and body.get("policyName") == "DAILY":
         # Retrying within this run cannot help: the limit resets at midnight.

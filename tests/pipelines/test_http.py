@@ -22,7 +22,10 @@ class _Echo(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         body = json.dumps(
-            {"message": f"rejected {self.headers.get('Authorization')} for {self.path}"}
+            {
+                "message": f"rejected {self.headers.get('Authorization')} "
+                f"{self.headers.get('X-API-Key')} for {self.path}"
+            }
         ).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
@@ -44,7 +47,9 @@ def echo() -> Iterator[str]:
 
 
 def _refusal(url: str, **request: object) -> VendorLockout:
-    ctx = VendorContext("acme", url, retries=RetryPolicy(max_attempts=1))
+    ctx = VendorContext(
+        "acme", url, credentials={"api_key": TOKEN}, retries=RetryPolicy(max_attempts=1)
+    )
     with pytest.raises(VendorLockout) as refused:
         rest_client(ctx).get("/v1/things", **request)
     return refused.value
@@ -60,6 +65,8 @@ def _refusal(url: str, **request: object) -> VendorLockout:
             }
         },
         {"params": {"access_token": TOKEN}},
+        # A header of the API's own choosing (dlt's api_key auth sends X-API-Key).
+        {"headers": {"X-API-Key": TOKEN}},
     ],
 )
 def test_an_echoed_credential_is_masked_in_the_error_and_its_outcome(
