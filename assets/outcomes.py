@@ -9,8 +9,10 @@ from typing import Any
 import dagster as dg
 
 from lifeboat.config import Inventory
+from lifeboat.errors import LifeboatError
 from lifeboat.messages import explain, gather_facts, vendor_error_in
 from lifeboat.outcomes import Outcome, from_metadata, to_metadata
+from lifeboat.secrets import mask
 
 
 def copy_failure(
@@ -18,10 +20,14 @@ def copy_failure(
 ) -> dg.Failure | None:
     """The failure to raise for `exc`: a person's message plus the outcome as metadata.
 
-    None when `exc` is not a vendor's failure (a bug, a full disk): it is raised as it is.
+    A failure lifeboat named but no vendor caused (a full disk, another run copying the
+    vendor) is raised with its sentence alone. None for anything else (a bug): it is
+    raised as it is, with its traceback.
     """
     error = vendor_error_in(exc)
     if error is None:
+        if isinstance(exc, LifeboatError):
+            return dg.Failure(description=mask(str(exc), secrets))
         return None
     facts = gather_facts(vendor, home, inventory)
     return dg.Failure(

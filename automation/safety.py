@@ -251,7 +251,8 @@ def restore_drill(inventory: Inventory, vendor: str) -> dg.AssetChecksDefinition
                 continue
             dataset = spec.asset_key.path[-1]
             table = report.tables.get(dataset)
-            problems = [*report.problems, *(table.problems if table else ["not copied yet"])]
+            missing = [] if table or report.problems else ["not copied yet"]
+            problems = [*report.problems, *(table.problems if table else missing)]
             metadata: dict[str, Any] = {}
             if table is not None and table.live_rows is not None:
                 metadata = {

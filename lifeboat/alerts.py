@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import smtplib
+import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -118,25 +119,39 @@ class WebhookChannel:
         if not self.url:
             raise DeliveryFailed(f"webhook: {self.url_env} is not set")
         try:
+            # A redirect could carry the alert to any host: none is followed.
             response = requests.post(
-                self.url, json={"text": alert.text}, timeout=self.timeout_seconds
+                self.url,
+                json={"text": alert.text},
+                timeout=self.timeout_seconds,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             # requests puts the URL in its messages, and a webhook URL is a secret.
             raise DeliveryFailed(f"webhook: {type(exc).__name__}") from None
+        if response.is_redirect:
+            raise DeliveryFailed(
+                f"webhook: HTTP {response.status_code}, a redirect lifeboat does not follow; "
+                f"set {self.url_env} to the address the webhook's provider gives"
+            )
         if response.status_code >= 300:
             raise DeliveryFailed(f"webhook: HTTP {response.status_code}")
 
 
+# OpenSSL's codes for a certificate issued to another name or address than the one dialled.
+_NAME_MISMATCH = (62, 64)
+
+
 @dataclass
 class EmailChannel:
-    """Email over SMTP, with STARTTLS and a login when configured."""
+    """Email over SMTP; TLS verifies the server's certificate before a password is sent."""
 
     host: str
     port: int
     sender: str
     to: Sequence[str]
-    starttls: bool = True
+    tls: str = "starttls"  # starttls, implicit or none (alerts_config.EmailConfig.tls)
+    ca_file: str | None = None
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout_seconds: float = 10.0
@@ -149,15 +164,57 @@ class EmailChannel:
         message["To"] = ", ".join(self.to)
         message.set_content(alert.message)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds) as smtp:
-                if self.starttls:
-                    smtp.starttls()
+            # Verifies the chain (the system's CAs, or ca_file's) and the host name.
+            context = ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError):
+            raise DeliveryFailed("email: the ca_file cannot be read as PEM certificates") from None
+        try:
+            with self._connect(context) as smtp:
                 if self.user and self.password:
                     smtp.login(self.user, self.password)
                 smtp.send_message(message)
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryFailed(self._untrusted(exc)) from None
+        except ssl.SSLError as exc:
+            raise DeliveryFailed(
+                f"email: TLS with {self.host}:{self.port} failed ({exc.reason}); use tls: "
+                "implicit for port 465 and tls: starttls for port 587"
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             # SMTP errors may quote the login exchange; name the failure only.
             raise DeliveryFailed(f"email: {type(exc).__name__}") from None
+
+    def _connect(self, context: ssl.SSLContext) -> smtplib.SMTP:
+        """A connection on which nothing is sent in clear unless `tls` is none."""
+        if self.tls == "implicit":
+            return smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout_seconds, context=context
+            )
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
+        if self.tls == "starttls":
+            try:
+                smtp.starttls(context=context)
+            except smtplib.SMTPNotSupportedError:
+                smtp.close()
+                raise DeliveryFailed(
+                    f"email: {self.host} does not offer STARTTLS, and lifeboat sends nothing "
+                    "unencrypted; use tls: implicit (port 465) or a server that offers STARTTLS"
+                ) from None
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
+
+    def _untrusted(self, error: ssl.SSLCertVerificationError) -> str:
+        if error.verify_code in _NAME_MISMATCH:
+            return (
+                f"email: the SMTP server's certificate is not issued to {self.host}; set "
+                "alerts.email.host to the name on the certificate"
+            )
+        return (
+            f"email: the SMTP server's certificate is not trusted ({error.verify_message}); "
+            "if a private CA signed it, set alerts.email.ca_file to that CA's certificate"
+        )
 
 
 class History:
@@ -350,10 +407,11 @@ def build_alerter(
                 email.port,
                 email.from_address,
                 list(email.to),
-                email.starttls,
-                smtp_user,
-                smtp_password,
-                email.timeout_seconds,
+                tls=email.transport,
+                ca_file=str(email.ca_file) if email.ca_file else None,
+                user=smtp_user,
+                password=smtp_password,
+                timeout_seconds=email.timeout_seconds,
             )
         )
     secrets = [s for s in (webhook_url, smtp_password) if s]

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 
 from emulators import server as emulator_server
-from lifeboat import names, restore_cli
+from lifeboat import doctor, names, restore_cli
 from lifeboat.config import home, inventory, load_inventory
 from lifeboat.continuity import cli as continuity_cli
 from lifeboat.continuity.report import report_path
@@ -174,7 +174,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     inv = inventory().bind(vendors())
-    print(format_table(copy_status(home(), inv)))
+    print(format_table(copy_status(home(), inv, check_files=True)))
     if counts := set_aside(home(), inv):
         print()
         print(format_set_aside(counts))
@@ -262,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?")
     check.set_defaults(func=cmd_check_config)
     restore_cli.register(sub)
+    doctor.register(sub)
     replication_cli.register(sub)
     continuity_cli.register(sub)
     return parser

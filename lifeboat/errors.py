@@ -15,6 +15,14 @@ class MissingCredential(ConfigError):
     """An environment variable named in lifeboat.yaml is not set."""
 
 
+class CopyBusy(LifeboatError):
+    """Another run is copying this vendor now: this one stops before asking the vendor."""
+
+
+class StorageError(LifeboatError):
+    """The data home cannot be written (full, read-only, damaged): the copy is unchanged."""
+
+
 class VendorError(LifeboatError):
     """A vendor did not give us what we asked for."""
 

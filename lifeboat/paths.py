@@ -43,6 +43,10 @@ class DataHome:
         """Names the tables a first load appends, until they are deduplicated."""
         return self.dlt_dir / f"lifeboat_{vendor}.appending.json"
 
+    def sync_lock(self, vendor: str) -> Path:
+        """Held (flock) by the one run that copies a vendor; names that run while it does."""
+        return self.dlt_dir / f"lifeboat_{vendor}.lock"
+
     def reconcile_scratch(self, vendor: str) -> Path:
         """Where a weekly reconciliation lists a vendor in full, apart from the copy."""
         return self.root / "reconcile" / vendor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from lifeboat.config import home
@@ -12,10 +13,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
     # Imported here so that `lifeboat --help` does not load dlt.
     from pipelines.restore import restore_vendor
 
-    result = restore_vendor(home(), args.vendor, Path(args.to).resolve())
+    result = restore_vendor(
+        home(), args.vendor, Path(args.to).resolve(), allow_partial=args.allow_partial
+    )
     for table, rows in sorted(result.rows.items()):
         print(f"{args.vendor}/{table}: {rows:,} rows restored")
-    print(f"restored {args.vendor} into {result.path}")
+    # Loud, on stderr and in capitals: a partial restore must never pass for a whole one.
+    for table, reason in sorted(result.left_out.items()):
+        print(f"lifeboat: {args.vendor}/{table} was NOT restored: {reason}", file=sys.stderr)
+    done = "PARTLY restored" if result.left_out else "restored"
+    print(f"{done} {args.vendor} into {result.path}")
     return 0
 
 
@@ -27,5 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     restore.add_argument("vendor", help="the vendor to restore, e.g. stripe")
     restore.add_argument(
         "--to", required=True, metavar="DIR", help="an empty directory for <vendor>.duckdb"
+    )
+    restore.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="when some tables' snapshots cannot be trusted, restore the others and name "
+        "the ones left out (without it, restore refuses)",
     )
     restore.set_defaults(func=cmd_restore)

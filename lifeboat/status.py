@@ -1,16 +1,18 @@
-"""What the copy holds: per vendor and dataset, rows held and when it was last copied."""
+"""What the copy holds: per vendor and dataset, rows held, when it was last copied, health."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lifeboat.config import Inventory
 from lifeboat.paths import DataHome
 from lifeboat.settings import QUARANTINE_TABLE
+from pipelines.integrity import Problem, check_copy, manifest_problem
 from pipelines.registry import vendors
+from pipelines.snapshot import ManifestDamaged, read_manifest
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,10 @@ class DatasetStatus:
     copied_at: datetime | None
     rpo_minutes: int
     title: str = ""  # the vendor's name as people know it (lifeboat.yaml may set it)
+    # What is wrong with the vendor's files, a sentence each (the same for all its datasets).
+    problems: tuple[str, ...] = ()
+    # False when the manifest cannot be read: rows held and last copy are then unknown.
+    known: bool = True
 
     @property
     def age_minutes(self) -> float | None:
@@ -29,16 +35,25 @@ class DatasetStatus:
         return (datetime.now(UTC) - self.copied_at).total_seconds() / 60
 
 
-def copy_status(home: Path, inventory: Inventory) -> list[DatasetStatus]:
-    """Read each vendor's snapshot manifest (written after every successful load)."""
+def _manifest_tables(home: Path, vendor: str) -> tuple[dict[str, Any], Problem | None]:
+    """The manifest's tables, or none and the problem when it is damaged."""
+    try:
+        return read_manifest(DataHome(home).snapshots(vendor))["tables"], None
+    except ManifestDamaged as damaged:
+        return {}, manifest_problem(damaged)
+
+
+def copy_status(home: Path, inventory: Inventory, check_files: bool = False) -> list[DatasetStatus]:
+    """Read each vendor's snapshot manifest (written after every successful load).
+
+    `check_files` also opens each vendor's DuckDB file read-only and checks its parts'
+    sizes (`lifeboat status`). Sensors and alerts leave it off: a reader's lock, however
+    brief, could make a sync starting at that moment fail to open its file.
+    """
     rows = []
     for vendor in inventory.enabled_vendors():
-        manifest_path = DataHome(home).manifest(vendor)
-        tables = (
-            json.loads(manifest_path.read_text()).get("tables", {})
-            if manifest_path.exists()
-            else {}
-        )
+        tables, damaged = _manifest_tables(home, vendor)
+        found = check_copy(home, vendor) if check_files else [damaged] if damaged else []
         for dataset in inventory.enabled_datasets(vendor):
             entry = tables.get(dataset, {})
             copied = entry.get("copied_at")
@@ -50,6 +65,8 @@ def copy_status(home: Path, inventory: Inventory) -> list[DatasetStatus]:
                     datetime.fromisoformat(copied) if copied else None,
                     int(inventory.rpo(vendor, dataset).total_seconds() // 60),
                     inventory.registry.title(vendor),
+                    tuple(problem.sentence for problem in found),
+                    damaged is None,
                 )
             )
     return rows
@@ -59,10 +76,7 @@ def set_aside(home: Path, inventory: Inventory) -> dict[str, int]:
     """Per vendor, records set aside in its quarantine because a field changed type."""
     found = {}
     for vendor in inventory.enabled_vendors():
-        manifest_path = DataHome(home).manifest(vendor)
-        if not manifest_path.exists():
-            continue
-        entry = json.loads(manifest_path.read_text()).get("tables", {}).get(QUARANTINE_TABLE)
+        entry = _manifest_tables(home, vendor)[0].get(QUARANTINE_TABLE)
         if entry and entry.get("rows"):
             found[vendor] = int(entry["rows"])
     return found
@@ -85,6 +99,21 @@ def _duration(minutes: int) -> str:
     return f"{minutes}m"
 
 
+def _last_copy(status: DatasetStatus) -> str:
+    if not status.known:
+        return "unknown"
+    return status.copied_at.strftime("%Y-%m-%d %H:%M:%S") if status.copied_at else "never"
+
+
+def _problem_lines(rows: list[DatasetStatus]) -> list[str]:
+    """Each vendor's problems once, under the table, named by the vendor's title."""
+    lines: dict[str, None] = {}
+    for r in rows:
+        for sentence in r.problems:
+            lines[f"{r.title or vendors().title(r.vendor)}: {sentence}"] = None
+    return list(lines)
+
+
 def format_table(rows: list[DatasetStatus]) -> str:
     header = ("vendor", "dataset", "rows held", "last copy (UTC)", "RPO")
     body = [
@@ -92,7 +121,7 @@ def format_table(rows: list[DatasetStatus]) -> str:
             r.title or vendors().title(r.vendor),
             r.dataset,
             "-" if r.rows_held is None else f"{r.rows_held:,}",
-            r.copied_at.strftime("%Y-%m-%d %H:%M:%S") if r.copied_at else "never",
+            _last_copy(r),
             _duration(r.rpo_minutes),
         )
         for r in rows
@@ -106,4 +135,6 @@ def format_table(rows: list[DatasetStatus]) -> str:
             for i, cell in enumerate(line)
         ).rstrip()
 
-    return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, body)])
+    table = [fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, body)]
+    problems = _problem_lines(rows)
+    return "\n".join([*table, *(["", *problems] if problems else [])])

@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from lifeboat.secrets import env_name_problem
+
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SERVER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -21,10 +22,11 @@ def _seconds(value: Any) -> float:
         match = _SECONDS.match(value)
         if match:
             return float(match.group(1)) * _UNIT[match.group(2)]
-    raise ValueError(f"expected a duration such as '500ms', '5s' or '2m', got {value!r}")
+    raise ValueError("expected a duration such as '500ms', '5s' or '2m'")
 
 
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+# A day is far past any threshold a topology check needs; infinity would break the sensors.
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0, le=86_400, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -47,11 +49,8 @@ class MySQLAccount(_Model):
     @field_validator("user_env", "password_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
-            raise ValueError(
-                "must name an environment variable (like LIFEBOAT_MYSQL_PASSWORD), "
-                "not hold the secret itself"
-            )
+        if problem := env_name_problem(value):
+            raise ValueError(problem)
         return value
 
 

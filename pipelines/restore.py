@@ -18,9 +18,11 @@ from pathlib import Path
 import duckdb
 
 from lifeboat.errors import LifeboatError
+from lifeboat.paths import DataHome
+from pipelines.integrity import Problem, check_parts, manifest_problem, missing_from_manifest
 from pipelines.registry import vendors
-from pipelines.runner import DATASET, snapshot_dir, warehouse_path
-from pipelines.snapshot import read_manifest, sha256
+from pipelines.settings import DATASET
+from pipelines.snapshot import ManifestDamaged, read_manifest
 
 # Restoring a large table spills to disk past this, instead of growing memory.
 MEMORY_LIMIT = "256MB"
@@ -78,6 +80,8 @@ class DrillReport:
 class RestoreResult:
     path: Path
     rows: dict[str, int]
+    # Tables an --allow-partial restore left out, with why: said loudly, never silently.
+    left_out: dict[str, str] = field(default_factory=dict)
 
 
 def _quote(name: str) -> str:
@@ -88,20 +92,16 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _by_table(problems: list[Problem]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for problem in problems:
+        found.setdefault(problem.table or "", []).append(problem.text)
+    return found
+
+
 def verify_parts(directory: Path, manifest: dict) -> dict[str, list[str]]:
-    """Per table, the parts that are missing or no longer have the SHA-256 they recorded."""
-    problems: dict[str, list[str]] = {}
-    for table, entry in sorted(manifest.get("tables", {}).items()):
-        for part in entry.get("parts", []):
-            path = directory / part["file"]
-            if not path.exists():
-                problems.setdefault(table, []).append(f"snapshot part {part['file']} is missing")
-            elif sha256(path) != part["sha256"]:
-                problems.setdefault(table, []).append(
-                    f"snapshot part {part['file']} does not match its checksum "
-                    "(changed or damaged since it was written)"
-                )
-    return problems
+    """Per table, where its parts and the manifest disagree (read in full, SHA-256 too)."""
+    return _by_table(check_parts(directory, full=True, manifest=manifest))
 
 
 def _keys_from_schema(schema: dict) -> dict[str, list[str]]:
@@ -236,13 +236,43 @@ def _vendor_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+def _compare(
+    con: duckdb.DuckDBPyConnection, directory: Path, entry: dict, keys: list[str], check: TableCheck
+) -> None:
+    """Restore one table into memory and compare its rows and content with the live copy."""
+    table = check.table
+    restored = _quote(f"restored_{table}")
+    _restore_table(con, directory, entry, keys, restored)
+    live_columns = _columns(con, "live", table)
+    missing = sorted(set(live_columns) - set(_columns(con, "memory", f"restored_{table}")))
+    if missing:
+        check.problems.append(f"snapshot lacks columns {', '.join(missing)}")
+        return
+    live_rel = f"live.{DATASET}.{_quote(table)}"
+    check.live_rows, check.live_checksum = content_checksum(con, live_rel, live_columns)
+    check.restored_rows, check.restored_checksum = content_checksum(con, restored, live_columns)
+    if check.live_rows != check.restored_rows:
+        check.problems.append(
+            f"the snapshot restores {check.restored_rows:,} rows, the live copy holds "
+            f"{check.live_rows:,}"
+        )
+    elif check.live_checksum != check.restored_checksum:
+        check.problems.append(
+            "the restored rows differ in content from the live copy (checksum mismatch)"
+        )
+
+
 def drill(home: Path, vendor: str) -> DrillReport:
     """Restore the latest snapshot into memory and compare it with the live copy."""
     report = DrillReport(vendor)
-    directory = snapshot_dir(home, vendor)
-    database = warehouse_path(home, vendor)
-    manifest = read_manifest(directory)
-    tables = manifest.get("tables", {})
+    directory = DataHome(home).snapshots(vendor)
+    database = DataHome(home).warehouse(vendor)
+    try:
+        manifest = read_manifest(directory)
+    except ManifestDamaged as damaged:
+        report.problems.append(manifest_problem(damaged).sentence)
+        return report
+    tables = manifest["tables"]
     if not database.exists():
         report.problems.append("there is no live copy yet")
         return report
@@ -252,7 +282,7 @@ def drill(home: Path, vendor: str) -> DrillReport:
     with _scratch() as con:
         try:
             con.execute(f"ATTACH {_literal(str(database))} AS live (READ_ONLY)")
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
             report.problems.append(f"the live copy could not be opened ({type(exc).__name__})")
             return report
         schema = _live_schema(con, "live")
@@ -261,68 +291,83 @@ def drill(home: Path, vendor: str) -> DrillReport:
         # The copy is what dlt loaded; tables derived from it in the same file (history,
         # views) are rebuilt from it, so they are not part of the snapshot.
         loaded = set(_keys_from_schema(schema)) & set(live_tables) if schema else set(live_tables)
-        for table in sorted(loaded | set(tables)):
+        for table in sorted(loaded | set(tables) | set(damaged)):
             check = report.tables.setdefault(table, TableCheck(table))
-            if table not in tables:
-                check.problems.append("held in the live copy but missing from the snapshot")
-                continue
-            if table not in live_tables:
-                check.problems.append("in the snapshot but missing from the live copy")
-                continue
             if table in damaged:
                 check.problems += damaged[table]
-                continue
-            restored = _quote(f"restored_{table}")
-            if not tables[table].get("parts"):
+            elif table not in tables:
+                check.problems.append("held in the live copy but missing from the snapshot")
+            elif table not in live_tables:
+                check.problems.append("in the snapshot but missing from the live copy")
+            elif not tables[table]["parts"]:
                 check.problems.append("the snapshot holds no rows of it")
-                continue
-            _restore_table(con, directory, tables[table], keys.get(table, [ROW_KEY]), restored)
-            live_columns = _columns(con, "live", table)
-            missing = sorted(set(live_columns) - set(_columns(con, "memory", f"restored_{table}")))
-            if missing:
-                check.problems.append(f"snapshot lacks columns {', '.join(missing)}")
-                continue
-            live_rel = f"live.{DATASET}.{_quote(table)}"
-            check.live_rows, check.live_checksum = content_checksum(con, live_rel, live_columns)
-            check.restored_rows, check.restored_checksum = content_checksum(
-                con, restored, live_columns
-            )
-            if check.live_rows != check.restored_rows:
-                check.problems.append(
-                    f"the snapshot restores {check.restored_rows:,} rows, the live copy holds "
-                    f"{check.live_rows:,}"
-                )
-            elif check.live_checksum != check.restored_checksum:
-                check.problems.append(
-                    "the restored rows differ in content from the live copy (checksum mismatch)"
-                )
+            else:
+                _compare(con, directory, tables[table], keys.get(table, [ROW_KEY]), check)
     return report
 
 
-def restore_vendor(home: Path, vendor: str, target_dir: Path) -> RestoreResult:
-    """Rebuild `<target_dir>/<vendor>.duckdb` from the snapshots alone; never overwrite."""
-    directory = snapshot_dir(home, vendor)
-    manifest = read_manifest(directory)
-    tables = manifest.get("tables", {})
-    if not tables:
+def _live_facts(home: Path, vendor: str) -> tuple[dict, list[str]]:
+    """The live copy's loaded schema and tables, or nothing when it is gone, damaged or busy."""
+    live = DataHome(home).warehouse(vendor)
+    if not live.exists():
+        return {}, []
+    try:
+        with _scratch() as con:
+            con.execute(f"ATTACH {_literal(str(live))} AS live (READ_ONLY)")
+            return _live_schema(con, "live"), _vendor_tables(con, "live")
+    except duckdb.Error:
+        return {}, []  # the snapshots are all there is: the connector's keys will do
+
+
+def _disagreements(
+    vendor: str, directory: Path, manifest: dict, live_tables: list[str]
+) -> list[Problem]:
+    """Where the manifest, the parts on disk and the datasets the live copy holds disagree."""
+    declared = vendors().get(vendor)
+    names = [dataset.name for dataset in declared.datasets] if declared else []
+    return check_parts(directory, full=True, manifest=manifest) + missing_from_manifest(
+        directory, manifest, names, live_tables
+    )
+
+
+def _refusal(vendor: str, problems: list[Problem]) -> RestoreError:
+    tables = sorted(_by_table(problems))
+    shown = "; ".join(problem.text for problem in problems[:3])
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return RestoreError(
+        f"{vendor}: the snapshot cannot be trusted for {', '.join(tables)}: {shown}{more}; "
+        f"{problems[0].repair}, or pass --allow-partial to restore the other tables"
+    )
+
+
+def restore_vendor(
+    home: Path, vendor: str, target_dir: Path, allow_partial: bool = False
+) -> RestoreResult:
+    """Rebuild `<target_dir>/<vendor>.duckdb` from the snapshots alone; never overwrite.
+
+    Refuses when the manifest and the parts disagree; `allow_partial` restores the tables
+    that agree instead and names the ones it left out.
+    """
+    directory = DataHome(home).snapshots(vendor)
+    try:
+        manifest = read_manifest(directory)
+    except ManifestDamaged as damaged:
+        sentence = manifest_problem(damaged).sentence
+        raise RestoreError(f"{vendor}: cannot restore: {sentence}") from None
+    if not manifest["tables"]:
         raise RestoreError(f"{vendor}: no snapshot in {directory}; nothing to restore")
-    damaged = verify_parts(directory, manifest)
-    if damaged:
-        found = "; ".join(f"{t}: {p}" for t, ps in damaged.items() for p in ps)
-        raise RestoreError(f"{vendor}: the snapshot cannot be trusted: {found}")
+    live_schema, live_tables = _live_facts(home, vendor)
+    problems = _disagreements(vendor, directory, manifest, live_tables)
+    if problems and not allow_partial:
+        raise _refusal(vendor, problems)
+    left_out = {table: "; ".join(texts) for table, texts in _by_table(problems).items()}
+    tables = {t: e for t, e in manifest["tables"].items() if t not in left_out}
+    if not tables:
+        raise RestoreError(f"{vendor}: no table of the snapshot can be trusted; nothing to restore")
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{vendor}.duckdb"
     if target.exists():
         raise RestoreError(f"{target} already exists; restore into an empty directory")
-    live_schema: dict = {}
-    live = warehouse_path(home, vendor)
-    if live.exists():
-        try:
-            with _scratch() as con:
-                con.execute(f"ATTACH {_literal(str(live))} AS live (READ_ONLY)")
-                live_schema = _live_schema(con, "live")
-        except duckdb.Error:
-            live_schema = {}  # a damaged or busy live file: the connector's keys will do
     keys = primary_keys(vendor, live_schema)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
@@ -335,4 +380,4 @@ def restore_vendor(home: Path, vendor: str, target_dir: Path) -> RestoreResult:
             )
         con.execute("DETACH restored")
     os.replace(partial, target)
-    return RestoreResult(target, rows)
+    return RestoreResult(target, rows, left_out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import logging
@@ -19,7 +20,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.sources import DltSource
 
-from lifeboat.errors import SuspectedShrink
+from lifeboat.errors import LifeboatError, StorageError, SuspectedShrink
 from lifeboat.paths import DataHome
 from lifeboat.vendors import Vendor
 from pipelines.base import VendorContext, Window
@@ -31,8 +32,16 @@ from pipelines.drift import (
     write_quarantine,
 )
 from pipelines.history import create_versions_views, is_history_table, keep_superseded
+from pipelines.recovery import (
+    dedupe_first_loads,
+    finish_first_loads,
+    flag_damaged,
+    recover,
+    sync_lock,
+    tell,
+)
 from pipelines.registry import entry
-from pipelines.settings import DUCKDB_CONFIG, MAX_SHRINK_SHARE
+from pipelines.settings import DATASET, DUCKDB_CONFIG, MAX_SHRINK_SHARE
 from pipelines.snapshot import write_snapshot
 
 log = logging.getLogger("lifeboat.sync")
@@ -41,9 +50,6 @@ LOADER_FILE_FORMAT = "parquet"
 # Arrow batches carry no _dlt_load_id unless asked; the snapshots need it to find the rows
 # each load touched.
 dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-# Tables live in each vendor file's default schema, so `SELECT * FROM charges` works in
-# stripe.duckdb and `stripe.charges` works wherever the files are attached by vendor name.
-DATASET = "main"
 
 
 def warehouse_path(home: Path, vendor: str) -> Path:
@@ -192,10 +198,7 @@ def after_load(
     if database.exists() and load_ids:
         create_versions_views(database, DATASET, primary_keys(pipeline))
     held = table_counts(database, DATASET) if database.exists() else {}
-    kept = dict(held)
-    if set_aside := quarantine_rows(database, DATASET):
-        kept[QUARANTINE_TABLE] = set_aside  # snapshotted, so a restore brings it back too
-    manifest = write_snapshot(database, DATASET, snapshot_dir(home, vendor), load_ids, kept)
+    manifest = snapshot_copy(home, vendor, load_ids, held)
     positions = cursors(pipeline)
     result = SyncResult(vendor, load_ids, time.monotonic() - started, manifest=str(manifest))
     schema = pipeline.default_schema
@@ -213,6 +216,19 @@ def after_load(
             loaded.get(table, 0), rows, positions.get(table), part, columns
         )
     return result
+
+
+def snapshot_copy(
+    home: Path, vendor: str, load_ids: list[str], held: dict[str, int] | None = None
+) -> Path:
+    """Snapshot what these loads wrote (and repair the snapshot where it is damaged)."""
+    database = warehouse_path(home, vendor)
+    if held is None:
+        held = table_counts(database, DATASET) if database.exists() else {}
+    kept = dict(held)
+    if set_aside := quarantine_rows(database, DATASET):
+        kept[QUARANTINE_TABLE] = set_aside  # snapshotted, so a restore brings it back too
+    return write_snapshot(database, DATASET, snapshot_dir(home, vendor), load_ids, kept)
 
 
 def manifest_part(manifest: Path, table: str) -> str:
@@ -290,13 +306,13 @@ def guard_full_listings(
 
 
 def first_loads(source: DltSource, held: dict[str, int]) -> list[str]:
-    """Resources whose table the copy does not hold yet: their first load is appended.
+    """Resources whose table the copy holds no row of yet: their first load is appended.
 
     Merging into an empty table only spends a sort and a second write of every row (at a
     million rows, a fifth of the sync). The first load is appended instead, and
     `dedupe_first_loads` then keeps one row per key, the newest, as the merge would have.
     """
-    return [name for name in source.selected_resources if name not in held]
+    return [name for name in source.selected_resources if not held.get(name)]
 
 
 def appending_marker(home: Path, vendor: str) -> Path:
@@ -305,75 +321,134 @@ def appending_marker(home: Path, vendor: str) -> Path:
     return DataHome(home).appending_marker(vendor)
 
 
-def dedupe_first_loads(
-    database: Path, tables: Iterable[str], keys: dict[str, list[str]]
-) -> dict[str, int]:
-    """Keep the newest row per key in each appended table; returns the rows removed.
-
-    A full listing rarely holds a record twice, so the check (one distinct count) is all
-    it costs. Run after the load, or by the next sync if the run died in between (see
-    `appending_marker`).
-    """
-    removed: dict[str, int] = {}
-    if not database.exists():
-        return removed
-    with duckdb.connect(str(database), config=DUCKDB_CONFIG) as con:
-        present = {
-            row[0]
-            for row in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-                [DATASET],
-            ).fetchall()
-        }
-        for table in tables:
-            key = keys.get(table)
-            if not key or table not in present:
-                continue
-            name = f'"{DATASET}"."{table}"'
-            listed = ", ".join(f'"{k}"' for k in key)
-            total, distinct = con.execute(
-                f"SELECT count(*), count(DISTINCT ({listed})) FROM {name}"
-            ).fetchone()
-            if total == distinct:
-                continue
-            con.execute(
-                f"DELETE FROM {name} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, "
-                f"row_number() OVER (PARTITION BY {listed} ORDER BY _changed_at DESC NULLS "
-                f"LAST, _dlt_load_id DESC) AS n FROM {name}) WHERE n > 1)"
-            )
-            removed[table] = total - distinct
-            log.info("%s: %d rows held twice in its first load removed", table, total - distinct)
-    return removed
-
-
 def _worth_telling(found: DatasetDrift) -> bool:
     return bool(found.added or found.kept_silently or found.quarantined)
 
 
 def sync(ctx: VendorContext, home: Path) -> SyncResult:
-    """Copy what changed at the vendor into its DuckDB file and snapshot it (plain Python)."""
+    """Copy what changed at the vendor into its DuckDB file and snapshot it (plain Python).
+
+    One run per vendor at a time (`sync_lock`); whatever a stopped run left behind is put
+    right first (`recover`). A failure is raised as the LifeboatError a person reads.
+    """
+    try:
+        with sync_lock(home, ctx.vendor):
+            try:
+                return _sync(ctx, home)
+            except Exception:
+                _tidy_after_failure(ctx, home)
+                raise
+    except Exception as exc:
+        named = named_failure(exc, ctx.vendor, home)
+        if named is None or named is exc:
+            raise
+        raise named from exc
+
+
+def _tidy_after_failure(ctx: VendorContext, home: Path) -> None:
+    """Leave nothing for the next run to recover from after a failure it was told of.
+
+    The failure's own message is what a person reads; a stopped package or an unfinished
+    first load is put right now, quietly. If this too fails (the disk is still full), the
+    next run's `recover` does it.
+    """
+    try:
+        pipeline = make_pipeline(ctx.vendor, home)
+        if pipeline.has_pending_data:
+            pipeline.drop()
+        marker = appending_marker(home, ctx.vendor)
+        if marker.exists():
+            tables = json.loads(marker.read_text())
+            finish_first_loads(warehouse_path(home, ctx.vendor), tables, table_keys(entry(ctx)))
+            marker.unlink()
+    except Exception as exc:  # the first failure is the one to report
+        log.debug("%s: tidying after the failure failed too: %s", ctx.vendor, exc)
+
+
+def named_failure(exc: BaseException, vendor: str, home: Path) -> LifeboatError | None:
+    """The LifeboatError a person should read for `exc`, or None for a bug.
+
+    dlt wraps what a step raised (PipelineStepFailed): the vendor's named failure inside
+    is what happened. A disk that is full, read-only or damaged is named as such, with
+    what is still safe and what to do.
+    """
+    for cause in _chain(exc):
+        if isinstance(cause, LifeboatError):
+            return cause
+    for cause in _chain(exc):
+        if (storage := storage_failure(cause, vendor, home)) is not None:
+            return storage
+    return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [current.__cause__, current.__context__, getattr(current, "exception", None)]
+
+
+_FULL = ("no space left on device", "disk is full", "could not write all bytes")
+_READ_ONLY = ("read-only file system", "permission denied", "cannot open file")
+_DAMAGED = ("could not read enough bytes", "corrupt", "checksum", "not a valid duckdb database")
+
+
+def storage_failure(exc: BaseException, vendor: str, home: Path) -> StorageError | None:
+    """A failure of the data home's disk, in one sentence; None for anything else."""
+    text = str(exc).lower()
+    number = getattr(exc, "errno", None)
+    where = DataHome(home).root
+    if isinstance(exc, duckdb.Error) and "could not set lock" in text:
+        return StorageError(
+            f"{vendor}: another program has its DuckDB file open (a DuckDB shell, a notebook, "
+            "a BI tool); nothing already copied was lost. Close it there, or open the file "
+            "read-only, and run again"
+        )
+    if number == errno.ENOSPC or any(sign in text for sign in _FULL):
+        return StorageError(
+            f"{vendor}: the disk holding {where} is full; nothing already copied was lost. "
+            "Free some space and run again: the next run continues from there"
+        )
+    if number in (errno.EROFS, errno.EACCES, errno.EPERM) or any(s in text for s in _READ_ONLY):
+        return StorageError(
+            f"{vendor}: {where} cannot be written (read-only or not permitted); nothing "
+            "already copied was lost. Make it writable and run again"
+        )
+    if isinstance(exc, duckdb.Error) and any(sign in text for sign in _DAMAGED):
+        flag_damaged(home, vendor, str(exc).splitlines()[0][:200])
+        return StorageError(
+            f"{vendor}: its DuckDB file is damaged; the next run (or `lifeboat doctor` now) "
+            "sets it aside and rebuilds it from the snapshots"
+        )
+    return None
+
+
+def table_keys(vendor: Vendor) -> dict[str, list[str]]:
+    """Each dataset's primary key, as the vendor's registry entry declares it."""
+    return {dataset.name: list(dataset.key) for dataset in vendor.datasets if dataset.key}
+
+
+def _sync(ctx: VendorContext, home: Path) -> SyncResult:
     started = time.monotonic()
     pipeline = make_pipeline(ctx.vendor, home)
     database = warehouse_path(home, ctx.vendor)
-    if pipeline.has_pending_data:
-        # A run was stopped (killed, failed) between extracting and loading. Its local state
-        # may hold cursors past what the copy has, so start again from the state the copy
-        # committed with its last load: nothing is skipped, and merging makes nothing double.
-        log.warning("%s: a previous run stopped before loading; starting from the copy", ctx.vendor)
-        pipeline.drop()
+    if repairs := recover(pipeline, home, ctx.vendor, lambda: table_keys(entry(ctx))):
+        log.warning("%s", tell(ctx.vendor, repairs))
     pipeline.sync_destination()
     marker = appending_marker(home, ctx.vendor)
-    if marker.exists():
-        # A first load appended by a run that died before its duplicate check.
-        dedupe_first_loads(database, json.loads(marker.read_text()), primary_keys(pipeline))
-        marker.unlink()
     before = cursors(pipeline)
     held = table_counts(database, DATASET, live=True) if database.exists() else {}
+    stored = table_counts(database, DATASET) if database.exists() else {}
     source = make_source(ctx)
     if ctx.window is not None:
         apply_window(source, entry(ctx), ctx.window)
     ran = list(source.selected_resources)
-    appending = first_loads(source, held)
+    appending = first_loads(source, stored)
     for name in appending:
         resource = source.resources[name]
         columns = resource.compute_table_schema().get("columns", {})

@@ -27,3 +27,6 @@ MERGE_HINTS: dict = {
     "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
     "columns": {"_changed_at": {"dedup_sort": "desc"}},
 }
+# Tables live in each vendor file's default schema, so `SELECT * FROM charges` works in
+# stripe.duckdb and `stripe.charges` works wherever the files are attached by vendor name.
+DATASET = "main"

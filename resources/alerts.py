@@ -23,6 +23,8 @@ class AlertsResource(dg.ConfigurableResource):
     smtp_from: str | None = None
     smtp_to: list[str] = []
     smtp_starttls: bool = True
+    smtp_tls: str = "starttls"
+    smtp_ca_file: str | None = None
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_timeout_seconds: float = 10.0
@@ -47,6 +49,8 @@ class AlertsResource(dg.ConfigurableResource):
                     from_address=self.smtp_from or "",
                     to=self.smtp_to,
                     starttls=self.smtp_starttls,
+                    tls=self.smtp_tls,
+                    ca_file=self.smtp_ca_file,
                     timeout_seconds=self.smtp_timeout_seconds,
                 )
                 if self.smtp_host
@@ -89,6 +93,8 @@ def alerts_resource(inventory: Inventory, data_dir: Path) -> AlertsResource:
             "smtp_from": email.from_address,
             "smtp_to": list(email.to),
             "smtp_starttls": email.starttls,
+            "smtp_tls": email.transport,
+            "smtp_ca_file": str(email.ca_file) if email.ca_file else None,
             "smtp_timeout_seconds": email.timeout_seconds,
         }
         if email.user_env:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ import duckdb
 from lifeboat.continuity.catalog import query
 from lifeboat.paths import DataHome
 from lifeboat.vendors import Vendor
+from pipelines.snapshot import ManifestDamaged, read_manifest
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,12 @@ def vendor_history(home: Path, declared: Vendor) -> VendorHistory:
     """Rows held after each load, and when each copy was made, from the vendor's snapshots."""
     vendor = declared.name
     directory = DataHome(home).snapshots(vendor)
-    manifest_path = DataHome(home).manifest(vendor)
-    if not manifest_path.exists():
+    try:
+        tables = read_manifest(directory).get("tables", {})
+    except ManifestDamaged:
+        return VendorHistory(vendor, [], [])  # `lifeboat status` and the report name it
+    if not tables:
         return VendorHistory(vendor, [], [])
-    tables = json.loads(manifest_path.read_text()).get("tables", {})
     copies: set[datetime] = set()
     per_dataset: dict[str, list[tuple[datetime, int]]] = {}
     with duckdb.connect() as con:

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lifeboat.secrets import mask
+
 # Auth types of dlt's rest_api the connector takes, and the fields of each that hold a
 # secret (named credentials here, filled in at run time). OAuth2 client credentials need a
 # token exchange lifeboat does not make for a generic API.
@@ -69,14 +71,14 @@ class RestDataset(_Model):
     def _kinds(cls, columns: dict[str, str]) -> dict[str, str]:
         for name, kind in columns.items():
             if kind not in KINDS:
-                raise ValueError(f"{name}: kind {kind!r}; expected one of {', '.join(KINDS)}")
+                raise ValueError(f"{name}: unknown kind; expected one of {', '.join(KINDS)}")
         return columns
 
     @field_validator("path")
     @classmethod
     def _path(cls, path: str) -> str:
         if not path.startswith("/"):
-            raise ValueError(f"{path!r} must start with '/'")
+            raise ValueError("a path must start with '/', like /v2/clients")
         return path
 
     @model_validator(mode="after")
@@ -100,6 +102,18 @@ class RestApi(_Model):
     params: dict[str, Any] = Field(default_factory=dict, description="Sent with every listing.")
     ping: str = Field(description="Path of a cheap authenticated read, e.g. /v2/users/me.")
     datasets: dict[str, RestDataset]
+
+    @field_validator("headers")
+    @classmethod
+    def _no_literal_secrets(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if mask(value) != value:
+                raise ValueError(
+                    f"headers.{name} holds what looks like a secret; lifeboat.yaml never "
+                    "holds one: name a credential in `{credential}` braces and set its "
+                    "environment variable instead"
+                )
+        return headers
 
     @model_validator(mode="after")
     def _check(self) -> RestApi:

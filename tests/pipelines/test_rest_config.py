@@ -107,6 +107,14 @@ def test_a_secret_written_where_a_credential_is_named_is_refused_and_never_echoe
     assert "sk_live_51HsecretVALUE" not in str(refused.value)
 
 
+def test_a_secret_written_into_a_header_is_refused_and_never_echoed(tmp_path: Path) -> None:
+    leaked = API.replace('Account-Id: "{account}"', 'Authorization: "Bearer abc123SECRETtoken"')
+    with pytest.raises(ConfigError) as refused:
+        inventory(tmp_path, leaked)
+    assert "headers.Authorization holds what looks like a secret" in str(refused.value)
+    assert "abc123SECRETtoken" not in str(refused.value)
+
+
 def test_a_builtin_vendors_name_cannot_be_taken(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'stripe' is a built-in vendor"):
         inventory(tmp_path, API.replace("  bookings:", "  stripe:"))

@@ -103,6 +103,30 @@ def test_drill_detects_rows_lost_even_when_the_manifest_was_rewritten_to_match(
     )
 
 
+def test_drill_detects_changed_content_even_when_the_manifest_was_rewritten_to_match(
+    copied: Path,
+) -> None:
+    """Same rows, one value changed, checksum and size recorded anew: only content shows it."""
+
+    def change(rows: list[dict]) -> list[dict]:
+        rows[0]["amount"] = rows[0]["amount"] + 1
+        return rows
+
+    part = _rewrite_part(copied, "charges", change)
+    directory = snapshot_dir(copied, "stripe")
+    manifest = json.loads((directory / "manifest.json").read_text())
+    [entry] = [e for e in manifest["tables"]["charges"]["parts"] if e["file"].endswith(part.name)]
+    entry["sha256"], entry["bytes"] = sha256(part), part.stat().st_size
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    report = drill(copied, "stripe")
+    charges = report.tables["charges"]
+    assert charges.problems == [
+        "the restored rows differ in content from the live copy (checksum mismatch)"
+    ]
+    assert charges.live_rows == charges.restored_rows == len(live_rows(copied, "charges"))
+    assert report.tables["invoices"].ok
+
+
 def test_drill_detects_a_missing_part(copied: Path) -> None:
     manifest = read_manifest(snapshot_dir(copied, "stripe"))
     first = manifest["tables"]["invoices"]["parts"][0]["file"]
