@@ -353,12 +353,14 @@ def load_inventory(
             f"{source}: expected a mapping at the top level, got {type(raw).__name__}"
         )
     problems = list(_literal_secrets(raw))
-    if not problems:
-        try:
-            inventory = Inventory.model_validate(raw)
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            problems = [_describe(error) for error in errors]
+    try:
+        inventory = Inventory.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        named = {problem.split(": ", 1)[0] for problem in problems}
+        problems += [
+            text for text in map(_describe, errors) if text.split(": ", 1)[0] not in named
+        ]
     if problems:
         listed = "\n  ".join(problems)
         raise ConfigError(f"{source}: invalid inventory:\n  {listed}")
