@@ -2,6 +2,10 @@
 
 `lifeboat status`, `lifeboat restore`, the restore drill and `lifeboat doctor` share them,
 so a damaged file is named the same way wherever it is found, with what repairs it.
+
+The snapshot of dlt's state tables is checked apart (`state_intact`): they are not datasets,
+and when their snapshot is damaged a restore leaves them out, which costs one full listing
+and nothing a person needs to hear of.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, Literal
 import duckdb
 
 from lifeboat.paths import DataHome
+from pipelines.settings import DLT_STATE_TABLES
 from pipelines.snapshot import ManifestDamaged, listed_files, part_state, read_manifest
 
 Kind = Literal["damaged", "busy", "missing", "mismatch"]
@@ -66,15 +71,11 @@ def check_manifest(directory: Path) -> Problem | None:
     return None
 
 
-def _changed(part: dict[str, Any], full: bool) -> str:
-    if full:
-        return (
-            f"snapshot part {part['file']} does not match its checksum "
-            "(changed or damaged since it was written)"
-        )
+def _changed(part: dict[str, Any]) -> str:
+    # The cheap check too reads a part for its checksum before it calls it changed.
     return (
-        f"snapshot part {part['file']} is not the size it was written with "
-        "(changed or damaged since)"
+        f"snapshot part {part['file']} does not match its checksum "
+        "(changed or damaged since it was written)"
     )
 
 
@@ -87,7 +88,7 @@ def _listed_problems(directory: Path, table: str, entry: dict, full: bool) -> li
             text = f"snapshot part {part['file']} is missing"
             found.append(Problem(text, repair, "missing", table))
         elif state == "changed":
-            found.append(Problem(_changed(part, full), repair, "mismatch", table))
+            found.append(Problem(_changed(part), repair, "mismatch", table))
     recorded = entry.get("rows")
     held = sum(int(part["rows"]) for part in entry["parts"])
     if isinstance(recorded, int) and held < recorded:
@@ -105,7 +106,8 @@ def _unlisted_problems(directory: Path, manifest: dict) -> list[Problem]:
     listed = listed_files(manifest)
     tables = manifest["tables"]
     found = []
-    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+    folders = (p for p in directory.iterdir() if p.is_dir() and p.name not in DLT_STATE_TABLES)
+    for folder in sorted(folders):
         stray = sorted(
             path.relative_to(directory).as_posix()
             for path in folder.glob("*.parquet")
@@ -124,10 +126,11 @@ def _unlisted_problems(directory: Path, manifest: dict) -> list[Problem]:
 
 
 def check_parts(directory: Path, full: bool = False, manifest: dict | None = None) -> list[Problem]:
-    """Where the manifest and the Parquet parts on disk disagree.
+    """Where the manifest and the Parquet parts of the vendor's tables disagree.
 
-    Cheap by default (existence and byte sizes: what every sync checks too); `full` reads
-    every part for its SHA-256, as restore, the drill and `lifeboat doctor` do.
+    Cheap by default (existence, sizes and times: what every sync checks too); `full` reads
+    every part for its SHA-256, as restore, the drill and `lifeboat doctor` do. dlt's state
+    tables are left to `state_intact`.
     """
     if manifest is None:
         try:
@@ -138,8 +141,18 @@ def check_parts(directory: Path, full: bool = False, manifest: dict | None = Non
         return []
     found = []
     for table, entry in sorted(manifest["tables"].items()):
-        found += _listed_problems(directory, table, entry, full)
+        if table not in DLT_STATE_TABLES:
+            found += _listed_problems(directory, table, entry, full)
     return found + _unlisted_problems(directory, manifest)
+
+
+def state_intact(directory: Path, manifest: dict) -> bool:
+    """Whether the snapshot holds each of dlt's state tables whole (SHA-256 checked)."""
+    for table in DLT_STATE_TABLES:
+        entry = manifest["tables"].get(table)
+        if not entry or not entry["parts"] or _listed_problems(directory, table, entry, True):
+            return False
+    return True
 
 
 def missing_from_manifest(

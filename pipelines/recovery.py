@@ -110,8 +110,9 @@ def rebuild_database(home: Path, vendor: str, problem: str) -> Repair:
     """Set a damaged DuckDB file aside and rebuild it from the vendor's snapshots.
 
     The damaged file is kept beside the copy (evidence, and whatever a person may still
-    read from it). A table whose snapshot cannot be trusted is left out; the full listing
-    that follows any rebuild brings it back, as it does everything without a snapshot.
+    read from it). The snapshots carry dlt's state, so the copy continues from the last
+    load they hold; a rebuild that leaves a table out (its snapshot cannot be trusted)
+    leaves that state out too, and the full listing that follows brings everything back.
     """
     database = DataHome(home).warehouse(vendor)
     _damaged_flag(home, vendor).unlink(missing_ok=True)
@@ -141,9 +142,14 @@ def rebuild_database(home: Path, vendor: str, problem: str) -> Repair:
         if scratch.exists():
             scratch.rmdir()
     rows = sum(result.rows.values())
+    then = (
+        "the copy continues from the last load they hold"
+        if result.continues
+        else "the vendor is listed in full once to bring it up to date"
+    )
     return Repair(
         f"its DuckDB file was {problem}{kept}, and was rebuilt from the snapshots "
-        f"({rows:,} rows); the vendor is listed in full once to bring it up to date"
+        f"({rows:,} rows); {then}"
     )
 
 
@@ -269,7 +275,9 @@ def recover(
         problem = "missing"
     if problem is not None:
         repairs.append(rebuild_database(home, vendor, problem))
-        pipeline.drop()  # its state describes the damaged file: list everything again
+        # The local state describes the damaged file: drop it, and `sync_destination` takes
+        # the state the rebuilt file committed (or none: then everything is listed again).
+        pipeline.drop()
     elif pipeline.has_pending_data:
         # Stopped between extracting and loading. The local state may hold cursors past
         # what the copy has, so start again from the state the copy committed with its

@@ -3,6 +3,12 @@
 A snapshot is a list of parts per table, in load order; a record's newest version is the one
 in the latest part that holds it. Restoring replays the parts, keeps the newest version per
 primary key, and checks every part's SHA-256 against the manifest first.
+
+dlt's state tables are restored too, every row as it was, when they are whole and every
+table of the snapshot and every table they know of is restored: dlt then finds in the
+rebuilt file the cursors it had committed, and the next sync continues from exactly where
+the snapshots end. Otherwise they are left out, and the next sync lists everything again
+(slower, never wrong).
 """
 
 from __future__ import annotations
@@ -19,9 +25,15 @@ import duckdb
 
 from lifeboat.errors import LifeboatError
 from lifeboat.paths import DataHome
-from pipelines.integrity import Problem, check_parts, manifest_problem, missing_from_manifest
+from pipelines.integrity import (
+    Problem,
+    check_parts,
+    manifest_problem,
+    missing_from_manifest,
+    state_intact,
+)
 from pipelines.registry import vendors
-from pipelines.settings import DATASET
+from pipelines.settings import DATASET, DLT_STATE_TABLES
 from pipelines.snapshot import ManifestDamaged, read_manifest
 
 # Restoring a large table spills to disk past this, instead of growing memory.
@@ -79,9 +91,12 @@ class DrillReport:
 @dataclass
 class RestoreResult:
     path: Path
-    rows: dict[str, int]
+    rows: dict[str, int]  # per vendor table (dlt's state tables are not datasets)
     # Tables an --allow-partial restore left out, with why: said loudly, never silently.
     left_out: dict[str, str] = field(default_factory=dict)
+    # Whether dlt's state came back with the tables: then the next sync continues from
+    # where the snapshots end, else it lists everything once.
+    continues: bool = False
 
 
 def _quote(name: str) -> str:
@@ -170,7 +185,11 @@ def _restore_table(
     keys: list[str],
     target: str,
 ) -> int:
-    """Replay a table's parts into `target`, keeping each record's newest version."""
+    """Replay a table's parts into `target`, keeping each record's newest version.
+
+    With no `keys`, every row is kept as it is: dlt's state tables, which dlt only appends
+    to and which carry no `_dlt_id` in every case.
+    """
     parts = entry.get("parts", [])
     if not parts:
         return 0
@@ -183,7 +202,7 @@ def _restore_table(
             f"DESCRIBE SELECT * FROM read_parquet({listing}, union_by_name = true)"
         ).fetchall()
     }
-    usable = [k for k in keys if k in present] or ([ROW_KEY] if ROW_KEY in present else [])
+    usable = [k for k in keys if k in present] or ([ROW_KEY] if keys and ROW_KEY in present else [])
     newest = (
         f"QUALIFY row_number() OVER (PARTITION BY {', '.join(map(_quote, usable))} "
         "ORDER BY __lifeboat_order DESC) = 1"
@@ -262,6 +281,11 @@ def _compare(
         )
 
 
+def _datasets(manifest: dict) -> dict[str, dict]:
+    """The manifest's entries of the vendor's tables: dlt's state tables are not datasets."""
+    return {t: e for t, e in manifest["tables"].items() if t not in DLT_STATE_TABLES}
+
+
 def drill(home: Path, vendor: str) -> DrillReport:
     """Restore the latest snapshot into memory and compare it with the live copy."""
     report = DrillReport(vendor)
@@ -272,7 +296,7 @@ def drill(home: Path, vendor: str) -> DrillReport:
     except ManifestDamaged as damaged:
         report.problems.append(manifest_problem(damaged).sentence)
         return report
-    tables = manifest["tables"]
+    tables = _datasets(manifest)
     if not database.exists():
         report.problems.append("there is no live copy yet")
         return report
@@ -354,14 +378,14 @@ def restore_vendor(
     except ManifestDamaged as damaged:
         sentence = manifest_problem(damaged).sentence
         raise RestoreError(f"{vendor}: cannot restore: {sentence}") from None
-    if not manifest["tables"]:
+    if not _datasets(manifest):
         raise RestoreError(f"{vendor}: no snapshot in {directory}; nothing to restore")
     live_schema, live_tables = _live_facts(home, vendor)
     problems = _disagreements(vendor, directory, manifest, live_tables)
     if problems and not allow_partial:
         raise _refusal(vendor, problems)
     left_out = {table: "; ".join(texts) for table, texts in _by_table(problems).items()}
-    tables = {t: e for t, e in manifest["tables"].items() if t not in left_out}
+    tables = {t: e for t, e in _datasets(manifest).items() if t not in left_out}
     if not tables:
         raise RestoreError(f"{vendor}: no table of the snapshot can be trusted; nothing to restore")
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -378,6 +402,40 @@ def restore_vendor(
             rows[table] = _restore_table(
                 con, directory, entry, keys.get(table, [ROW_KEY]), f"restored.{_quote(table)}"
             )
+        # Cursors continued past a table left out would never list its older records again.
+        continues = (
+            not left_out
+            and state_intact(directory, manifest)
+            and _restore_state(con, directory, manifest, set(rows))
+        )
         con.execute("DETACH restored")
     os.replace(partial, target)
-    return RestoreResult(target, rows, left_out)
+    return RestoreResult(target, rows, left_out, continues)
+
+
+def _loaded_tables(schema: dict) -> set[str]:
+    """The tables dlt's schema says it loaded rows into (its own aside)."""
+    return {
+        name
+        for name, table in schema.get("tables", {}).items()
+        if not name.startswith("_dlt") and table.get("x-normalizer", {}).get("seen-data")
+    }
+
+
+def _restore_state(
+    con: duckdb.DuckDBPyConnection, directory: Path, manifest: dict, restored: set[str]
+) -> bool:
+    """Restore dlt's state tables, every row, unless they know of a table not restored.
+
+    Their cursors say what the copy holds: with a table the snapshot lost (its manifest
+    entry gone with the live copy, so nothing says it is missing), continuing from them
+    would never list its older records again, so they are dropped and the next sync lists
+    everything once. Returns whether they were kept.
+    """
+    for table in DLT_STATE_TABLES:
+        _restore_table(con, directory, manifest["tables"][table], [], f"restored.{_quote(table)}")
+    if _loaded_tables(_live_schema(con, "restored")) <= restored:
+        return True
+    for table in DLT_STATE_TABLES:
+        con.execute(f"DROP TABLE restored.{_quote(table)}")
+    return False

@@ -41,7 +41,7 @@ from pipelines.recovery import (
     tell,
 )
 from pipelines.registry import entry
-from pipelines.settings import DATASET, DUCKDB_CONFIG, MAX_SHRINK_SHARE
+from pipelines.settings import DATASET, DLT_STATE_TABLES, DUCKDB_CONFIG, MAX_SHRINK_SHARE
 from pipelines.snapshot import write_snapshot
 
 log = logging.getLogger("lifeboat.sync")
@@ -228,7 +228,29 @@ def snapshot_copy(
     kept = dict(held)
     if set_aside := quarantine_rows(database, DATASET):
         kept[QUARANTINE_TABLE] = set_aside  # snapshotted, so a restore brings it back too
+    # dlt's own record of what the copy committed (its cursors and schema), so a copy
+    # rebuilt from the snapshots continues from exactly there instead of listing again.
+    kept |= dlt_state_counts(database)
     return write_snapshot(database, DATASET, snapshot_dir(home, vendor), load_ids, kept)
+
+
+def dlt_state_counts(database: Path) -> dict[str, int]:
+    """Rows in each of dlt's state tables the copy holds (see DLT_STATE_TABLES)."""
+    if not database.exists():
+        return {}
+    with duckdb.connect(str(database), read_only=True, config=DUCKDB_CONFIG) as con:
+        present = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [DATASET],
+            ).fetchall()
+        }
+        return {
+            name: con.execute(f'SELECT count(*) FROM "{DATASET}"."{name}"').fetchone()[0]
+            for name in DLT_STATE_TABLES
+            if name in present
+        }
 
 
 def manifest_part(manifest: Path, table: str) -> str:
@@ -406,18 +428,18 @@ def storage_failure(exc: BaseException, vendor: str, home: Path) -> StorageError
     if isinstance(exc, duckdb.Error) and "could not set lock" in text:
         return StorageError(
             f"{vendor}: another program has its DuckDB file open (a DuckDB shell, a notebook, "
-            "a BI tool); nothing already copied was lost. Close it there, or open the file "
+            "a BI tool); nothing already copied was lost; close it there, or open the file "
             "read-only, and run again"
         )
     if number == errno.ENOSPC or any(sign in text for sign in _FULL):
         return StorageError(
-            f"{vendor}: the disk holding {where} is full; nothing already copied was lost. "
-            "Free some space and run again: the next run continues from there"
+            f"{vendor}: the disk holding {where} is full; nothing already copied was lost; "
+            "free some space and run again, and the next run continues from there"
         )
     if number in (errno.EROFS, errno.EACCES, errno.EPERM) or any(s in text for s in _READ_ONLY):
         return StorageError(
             f"{vendor}: {where} cannot be written (read-only or not permitted); nothing "
-            "already copied was lost. Make it writable and run again"
+            "already copied was lost; make it writable and run again"
         )
     if isinstance(exc, duckdb.Error) and any(sign in text for sign in _DAMAGED):
         flag_damaged(home, vendor, str(exc).splitlines()[0][:200])

@@ -30,3 +30,6 @@ MERGE_HINTS: dict = {
 # Tables live in each vendor file's default schema, so `SELECT * FROM charges` works in
 # stripe.duckdb and `stripe.charges` works wherever the files are attached by vendor name.
 DATASET = "main"
+# dlt's tables in each vendor file: the loads it completed, its state (cursors) per load, and
+# its schema versions. Snapshotted with the copy; never a dataset a person reads.
+DLT_STATE_TABLES = ("_dlt_loads", "_dlt_pipeline_state", "_dlt_version")

@@ -5,8 +5,12 @@ newest version is the one in the latest part that has it), so a snapshot costs w
 changed, not what is stored. When parts pile up they are folded into one base part.
 
 Every sync also checks what the snapshot already holds, cheaply, and repairs it from the
-live copy: a damaged manifest (set aside, never deleted), a part missing or of another
-size than recorded, a table the manifest lacks, a load whose part a killed run never wrote.
+live copy: a damaged manifest (set aside, never deleted), a part missing or changed since
+it was written, a table the manifest lacks, a load whose part a killed run never wrote.
+
+dlt's state tables (DLT_STATE_TABLES) are snapshotted with the vendor's tables, so that a
+copy rebuilt from the snapshots continues from exactly where they end; they are dlt's
+bookkeeping, not datasets, so repairing their snapshot is never something to tell anyone.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import duckdb
 
 from lifeboat.errors import LifeboatError
 from lifeboat.paths import MANIFEST
-from pipelines.settings import DUCKDB_CONFIG
+from pipelines.settings import DLT_STATE_TABLES, DUCKDB_CONFIG
 
 log = logging.getLogger("lifeboat.sync")
 
@@ -108,29 +112,42 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, params: list[Any], target:
     return rows
 
 
+def _stamp(path: Path) -> dict[str, int]:
+    """What the cheap check compares: the part's size and the time it was last written."""
+    stat = path.stat()
+    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
 def _part(directory: Path, target: Path, load_id: str, rows: int) -> dict[str, Any]:
     return {
         "file": target.relative_to(directory).as_posix(),
         "load_id": load_id,
         "rows": rows,
         "sha256": sha256(target),
-        "bytes": target.stat().st_size,
+        **_stamp(target),
     }
 
 
 def part_state(directory: Path, part: dict[str, Any], full: bool = False) -> PartState:
     """Whether a listed part is still what was written.
 
-    The cheap check (every sync) compares existence and byte size; `full` (restore, drill,
-    doctor) reads the whole file for its SHA-256. A part recorded before sizes were kept
-    is checked in full once.
+    The cheap check (every sync) compares existence, byte size and modification time, and
+    reads the file for its SHA-256 only when one of them differs: a change that keeps the
+    size (bit rot, an edit) still moves the time. A part whose content matches although its
+    time moved (copied back from a backup) is "ok", and its new time is recorded in `part`,
+    so that the next check is cheap again. `full` (restore, drill, doctor) always reads
+    the whole file.
     """
     path = directory / part["file"]
     if not path.is_file():
         return "missing"
-    if full or "bytes" not in part:
-        return "ok" if sha256(path) == part["sha256"] else "changed"
-    return "ok" if path.stat().st_size == part["bytes"] else "changed"
+    now = _stamp(path)
+    if not full and all(part.get(name) == value for name, value in now.items()):
+        return "ok"
+    if sha256(path) != part["sha256"]:
+        return "changed"
+    part.update(now)
+    return "ok"
 
 
 def listed_files(manifest: dict[str, Any]) -> set[str]:
@@ -154,6 +171,16 @@ class _Repairs:
 
     found: list[str] = field(default_factory=list)
     rebuilt: list[str] = field(default_factory=list)
+
+    def note(self, table: str, damaged: str | None, lost: bool, lost_whole: bool) -> None:
+        """One table's parts `damaged`, or the table `lost` from the manifest (said once
+        already when the whole manifest was: `lost_whole`)."""
+        if damaged:
+            self.found.append(damaged)
+        elif lost and not lost_whole:
+            self.found.append(f"{table} was missing from the snapshot manifest")
+        if damaged or lost:
+            self.rebuilt.append(table)
 
     def sentence(self, vendor: str) -> str:
         found = "; ".join(self.found)
@@ -228,9 +255,7 @@ def _damaged_parts(directory: Path, table: str, entry: dict[str, Any]) -> str | 
     found = []
     for part in entry["parts"]:
         state = part_state(directory, part)
-        if state == "ok":
-            part.setdefault("bytes", (directory / part["file"]).stat().st_size)
-        else:
+        if state != "ok":
             found.append(f"snapshot part {part['file']} was {state}")
     if len(found) > 1:
         return f"{len(found)} snapshot parts of {table} were missing or changed"
@@ -245,11 +270,14 @@ def _snapshot_table(
     entry: dict[str, Any] | None,
     load_ids: list[str],
     taken: set[str],
+    rows_held: int,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The table's parts after this load, and whether it held earlier loads' rows.
 
     `entry` is None when the manifest holds no trustworthy entry of the table: the whole
-    table is then copied as a fresh base part, named for the newest load it holds.
+    table is then copied as a fresh base part, named for the newest load it holds. A table
+    without load ids (dlt's `_dlt_loads`, `_dlt_version`, nested tables) is copied whole
+    whenever it may have changed: a load, or rows held other than recorded.
     """
     source = f'"{dataset}"."{table}"'
     stamped = "_dlt_load_id" in _columns(con, dataset, table)
@@ -261,7 +289,7 @@ def _snapshot_table(
         # A load older than a part already written would replay over newer versions.
         if all(_order(load_id) > newest for load_id in needed):
             return parts + _load_parts(con, directory, source, table, needed), False
-    elif entry is not None and not stamped and not load_ids:
+    elif entry is not None and not stamped and not load_ids and entry.get("rows") == rows_held:
         return parts, False  # nothing loaded, so nothing to fold
     load_id = live[-1] if live else (load_ids[-1] if load_ids else f"{time.time():.6f}")
     target = _free_target(directory, table, load_id, taken)
@@ -319,18 +347,23 @@ def write_snapshot(
             for table, rows_held in held.items():
                 entry = tables.get(table)
                 damaged = _damaged_parts(directory, table, entry) if entry else None
-                if damaged:
-                    repairs.found.append(damaged)
                 parts, earlier = _snapshot_table(
-                    con, directory, dataset, table, None if damaged else entry, load_ids, taken
+                    con,
+                    directory,
+                    dataset,
+                    table,
+                    None if damaged else entry,
+                    load_ids,
+                    taken,
+                    rows_held,
                 )
                 # Rows of earlier loads and no entry: the manifest lost the table. With no
                 # manifest ever written, its first snapshot is simply being taken now.
                 lost = entry is None and earlier and (existed or lost_whole)
-                if lost and not lost_whole:
-                    repairs.found.append(f"{table} was missing from the snapshot manifest")
-                if damaged or lost:
-                    repairs.rebuilt.append(table)
+                # dlt's bookkeeping is rebuilt like any table, silently: nothing in it is a
+                # person's to read or act on (a snapshot from before it was kept lacks it).
+                if table not in DLT_STATE_TABLES:
+                    repairs.note(table, damaged, lost, lost_whole)
                 tables[table] = {"parts": parts, "rows": rows_held, "copied_at": now}
     manifest["vendor"] = directory.name
     manifest["updated_at"] = now

@@ -11,6 +11,7 @@ import duckdb
 from lifeboat.continuity.catalog import query
 from lifeboat.paths import DataHome
 from lifeboat.vendors import Vendor
+from pipelines.settings import DLT_STATE_TABLES
 from pipelines.snapshot import ManifestDamaged, read_manifest
 
 
@@ -69,9 +70,11 @@ def vendor_history(home: Path, declared: Vendor) -> VendorHistory:
     vendor = declared.name
     directory = DataHome(home).snapshots(vendor)
     try:
-        tables = read_manifest(directory).get("tables", {})
+        snapshotted = read_manifest(directory).get("tables", {})
     except ManifestDamaged:
         return VendorHistory(vendor, [], [])  # `lifeboat status` and the report name it
+    # dlt's state is snapshotted beside the tables, but holds no record of the business.
+    tables = {t: e for t, e in snapshotted.items() if t not in DLT_STATE_TABLES}
     if not tables:
         return VendorHistory(vendor, [], [])
     copies: set[datetime] = set()

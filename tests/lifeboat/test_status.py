@@ -91,7 +91,8 @@ def test_status_says_a_truncated_duckdb_file_is_damaged_and_what_rebuilds_it(
     [line] = [text for text in shown.splitlines() if text.startswith("Stripe: ")]
     assert line.startswith(f"Stripe: the copy {database} is damaged or unreadable (")
     assert line.endswith(
-        "; the next `lifeboat sync stripe` or `lifeboat doctor` sets it aside and rebuilds it from the snapshots"
+        "; the next `lifeboat sync stripe` or `lifeboat doctor` sets it aside and rebuilds it "
+        "from the snapshots"
     )
 
 

@@ -1,10 +1,11 @@
 """Damaged manifests, parts and DuckDB files: named in one sentence, repaired by the next sync,
-and never restored from silently."""
+and never restored from silently; dlt's state tables, snapshotted too, never shown as datasets."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -18,10 +19,13 @@ from emulators.control import EmulatorControl
 from emulators.server import EmulatorServer
 from lifeboat import cli
 from lifeboat.config import inventory
+from lifeboat.continuity.history import vendor_history
 from pipelines.base import VendorContext
 from pipelines.integrity import check_database, check_manifest, check_parts
+from pipelines.registry import vendors
 from pipelines.restore import RestoreError, drill, restore_vendor
-from pipelines.runner import snapshot_dir, sync
+from pipelines.runner import snapshot_dir, sync, table_counts, warehouse_path
+from pipelines.settings import DATASET, DLT_STATE_TABLES
 from pipelines.snapshot import ManifestDamaged, read_manifest
 from tests.keys import STRIPE_KEY
 
@@ -199,7 +203,19 @@ def _grow_part(home: Path, part: Path) -> None:
     part.write_bytes(part.read_bytes() + b"\0")
 
 
-@pytest.mark.parametrize(("damage", "state"), [(_drop_part, "missing"), (_grow_part, "changed")])
+def _flip_bytes(home: Path, part: Path) -> None:
+    """Bytes changed in the middle, the size the same (bit rot, an edit in place)."""
+    data = bytearray(part.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
+    part.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "state"),
+    [(_drop_part, "missing"), (_grow_part, "changed"), (_flip_bytes, "changed")],
+    ids=["missing", "grown", "same-size"],
+)
 def test_the_next_sync_rebuilds_a_table_whose_part_is_missing_or_changed(
     copied: Path,
     server: EmulatorServer,
@@ -224,6 +240,31 @@ def test_the_next_sync_rebuilds_a_table_whose_part_is_missing_or_changed(
     assert len(tables["invoices"]["parts"]) >= 1  # the other tables keep their parts
     assert part_files(copied) == listed(copied)
     assert drill(copied, "stripe").ok
+
+
+def test_a_part_copied_back_unchanged_is_kept_and_its_new_time_recorded(
+    copied: Path, server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A part restored from a backup keeps its content but not its time: no rebuild."""
+    directory = snapshot_dir(copied, "stripe")
+    first = read_manifest(directory)["tables"]["charges"]["parts"][0]
+    part = directory / first["file"]
+    shutil.copyfile(part, part.with_suffix(".bak"))
+    os.replace(part.with_suffix(".bak"), part)
+    moved = part.stat().st_mtime_ns
+    assert moved != first["mtime_ns"] and part.stat().st_size == first["bytes"]
+    assert check_parts(directory) == []  # its checksum was read, and matches
+    caplog.set_level(logging.INFO, logger="lifeboat")
+
+    copy_stripe(server, copied)
+
+    assert warnings(caplog) == []
+    [kept] = [
+        p
+        for p in read_manifest(directory)["tables"]["charges"]["parts"]
+        if p["file"] == first["file"]
+    ]
+    assert kept["sha256"] == first["sha256"] and kept["mtime_ns"] == moved
 
 
 def test_a_load_whose_snapshot_was_never_written_is_taken_by_the_next_sync(
@@ -408,3 +449,50 @@ def test_check_database_tells_damaged_from_busy(tmp_path: Path) -> None:
     garbled = check_database(database)
     assert garbled is not None and garbled.kind == "damaged"
     assert "not a valid DuckDB database file" in garbled.text and "\n" not in garbled.sentence
+
+
+def _delete_state_part(home: Path) -> None:
+    part = read_manifest(snapshot_dir(home, "stripe"))["tables"]["_dlt_loads"]["parts"][0]
+    (snapshot_dir(home, "stripe") / part["file"]).unlink()
+
+
+def _drop_state_from_manifest(home: Path) -> None:
+    """As a snapshot taken before dlt's state was kept, but with its folders on disk."""
+    edit_manifest(home, lambda m: [m["tables"].pop(table) for table in DLT_STATE_TABLES])
+
+
+@pytest.mark.parametrize(
+    "damage", [_delete_state_part, _drop_state_from_manifest], ids=["part", "manifest"]
+)
+def test_dlt_state_out_of_the_snapshot_is_nothing_to_tell_and_is_put_back(
+    copied: Path,
+    server: EmulatorServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[Path], None],
+) -> None:
+    damage(copied)
+    directory = snapshot_dir(copied, "stripe")
+    assert check_parts(directory) == [] and check_parts(directory, full=True) == []
+    assert run_cli(["status"], copied, server, monkeypatch) == 0
+    shown = capsys.readouterr().out
+    assert "_dlt" not in shown and "snapshot" not in shown
+    # The tables restore whole; without dlt's cursors the next sync lists everything once.
+    restored = restore_vendor(copied, "stripe", tmp_path / "without")
+    assert set(restored.rows) == TABLES and not restored.continues
+    caplog.set_level(logging.INFO, logger="lifeboat")
+
+    copy_stripe(server, copied)
+
+    assert warnings(caplog) == []
+    assert part_files(copied) == listed(copied)
+    assert restore_vendor(copied, "stripe", tmp_path / "with").continues
+    assert drill(copied, "stripe").ok
+
+
+def test_history_counts_the_vendor_records_not_dlt_state(copied: Path) -> None:
+    history = vendor_history(copied, vendors()["stripe"])
+    held = table_counts(warehouse_path(copied, "stripe"), DATASET)
+    assert history.rows[-1][1] == sum(held.values())
