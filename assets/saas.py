@@ -16,6 +16,7 @@ from assets.outcomes import copy_failure
 from lifeboat import names
 from lifeboat.alerts import Alert, Alerter
 from lifeboat.config import Inventory
+from lifeboat.instance import run_process_tags
 from lifeboat.messages import (
     explain_new_columns,
     explain_set_aside,
@@ -184,6 +185,9 @@ def vendor_copy(
                 window.start.isoformat(),
                 window.end.isoformat(),
             )
+        # Names the process copying, so that if it is killed mid-copy, the next run (or
+        # `lifeboat doctor`) can tell and free the vendor's pool slot this run holds.
+        context.instance.add_run_tags(context.run_id, run_process_tags())
         try:
             result = sync(
                 replace(api.context(selected or datasets), window=window), warehouse.home_path
@@ -196,6 +200,8 @@ def vendor_copy(
             if failure is None:
                 raise
             raise failure from exc
+        finally:
+            context.instance.add_run_tags(context.run_id, run_process_tags(running=False))
         if any(found.announce for found in result.drift.values()):
             announce_drift(vendor, result, alerts.alerter(), context.log.warning)
         for key in sorted(context.selected_asset_keys, key=lambda k: k.path):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lifeboat.config import Inventory, home, inventory
 from lifeboat.errors import CopyBusy, LifeboatError
+from lifeboat.instance import dagster_home, release_stopped_runs
 from lifeboat.paths import DataHome
 from pipelines.registry import vendors
 
@@ -129,10 +130,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for vendor in chosen:
         if vendor not in inv.vendors:
             raise LifeboatError(f"{vendor}: not in {inv.source_path}; add it under vendors:")
+    stopped = release_dagster_runs(home())
+    if stopped:
+        print(
+            f"Dagster: {len(stopped)} run(s) had stopped without a word (killed or crashed): "
+            f"marked failed, their pool slots freed ({', '.join(stopped)})"
+        )
     results = [examine(home(), inv, vendor) for vendor in chosen]
     for result in results:
         print(result.line())
     return 0 if all(r.healthy for r in results) else 1
+
+
+def release_dagster_runs(data: Path) -> list[str]:
+    """Runs of the data home's Dagster instance whose process is gone (see
+    `lifeboat.instance.release_stopped_runs`); none when Dagster never ran here."""
+    if not (DataHome(data).dagster_dir / "dagster.yaml").exists():
+        return []
+    import dagster as dg
+
+    dagster_home(data)
+    with dg.DagsterInstance.get() as instance:
+        return release_stopped_runs(instance)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,9 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lifeboat.errors import LifeboatError
 from lifeboat.paths import DataHome
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_ENV = PROJECT_ROOT / "emulators" / "demo.env"
@@ -81,3 +85,80 @@ def start_emulator(
         time.sleep(0.1)
     process.kill()
     raise LifeboatError(f"the emulators did not answer on {url} within 20 s")
+
+
+# Tags a copy step puts on its run: which process runs it, on which machine, started when
+# (a pid is reused; its start time tells a new process from the one that was tagged).
+RUN_PID_TAG = "lifeboat/pid"
+RUN_HOST_TAG = "lifeboat/host"
+RUN_PROCESS_START_TAG = "lifeboat/process_start"
+
+
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot), or None if there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def run_process_tags(running: bool = True) -> dict[str, str]:
+    """Tags saying which process runs a copy step now (`running=False`: none any more).
+
+    Set when a copy starts and cleared when it ends, however it ends; a run tagged with a
+    process that is gone was killed in the middle of a copy.
+    """
+    import socket
+
+    pid = os.getpid() if running else None
+    return {
+        RUN_PID_TAG: str(pid or ""),
+        RUN_HOST_TAG: socket.gethostname(),
+        RUN_PROCESS_START_TAG: (_process_start(pid) or "") if pid else "",
+    }
+
+
+def release_stopped_runs(instance: DagsterInstance) -> list[str]:
+    """Mark failed the runs of this machine whose process is gone, and free their slots.
+
+    A run killed with SIGKILL (or by a power cut) never reports its end: Dagster counts it
+    as running, and the pool slot it held (one per vendor) stays taken, so every later
+    copy of that vendor waits for ever. The daemon's run monitoring catches this under
+    `dagster dev`; runs executed in process (`lifeboat demo`, scripts) have no daemon, so
+    the copies call this before they claim a slot, and so does `lifeboat doctor`. Returns
+    the runs it marked failed.
+    """
+    import socket
+
+    import dagster as dg
+
+    host = socket.gethostname()
+    stopped = []
+    running = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
+    )
+    for record in running:
+        run = record.dagster_run
+        pid, started = run.tags.get(RUN_PID_TAG), run.tags.get(RUN_PROCESS_START_TAG)
+        if not pid or run.tags.get(RUN_HOST_TAG) != host:
+            continue  # not tagged yet, or run elsewhere: its own machine knows
+        if started and _process_start(int(pid)) == started:
+            continue  # alive
+        instance.report_run_failed(
+            run,
+            message=(
+                f"the process running it ({pid}) stopped without a word (killed or crashed); "
+                "lifeboat marked the run failed and freed its pool slot"
+            ),
+        )
+        stopped.append(run.run_id)
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        for run_id in storage.get_concurrency_run_ids():
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                storage.free_concurrency_slots_for_run(run_id)
+    return stopped

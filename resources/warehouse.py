@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from lifeboat.instance import release_stopped_runs
 from pipelines.runner import DATASET, snapshot_dir, warehouse_path
 
 
@@ -14,6 +15,17 @@ class WarehouseResource(dg.ConfigurableResource):
     """The data directory that holds every vendor's DuckDB file and Parquet snapshots."""
 
     home: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Before a run's steps claim their pool slots: a slot still held by a run that was
+        # killed (with no daemon to notice) would make this run's copy wait for ever.
+        if context.instance is not None:
+            for run_id in release_stopped_runs(context.instance):
+                context.log.warning(
+                    "run %s had stopped without a word (killed or crashed): marked failed, "
+                    "its pool slot freed",
+                    run_id,
+                )
 
     @property
     def home_path(self) -> Path:

@@ -103,3 +103,40 @@ def _registry():
     from pipelines.registry import vendors
 
     return vendors()
+
+
+def test_a_dagster_run_killed_mid_copy_is_marked_failed_and_its_pool_slot_freed(
+    copied: tuple[Path, Path],
+) -> None:
+    import dagster as dg
+
+    from lifeboat.instance import RUN_HOST_TAG, RUN_PID_TAG, RUN_PROCESS_START_TAG, dagster_home
+
+    home, config = copied
+    dagster_home(home)
+    with dg.DagsterInstance.get() as instance:
+        run = instance.create_run_for_job(
+            dg.GraphDefinition(name="copy_stripe").to_job(), status=dg.DagsterRunStatus.STARTED
+        )
+        instance.add_run_tags(
+            run.run_id,
+            {
+                RUN_PID_TAG: str(os.getpid()),  # this pid, but not the process that started
+                RUN_HOST_TAG: __import__("socket").gethostname(),
+                RUN_PROCESS_START_TAG: "1",  # at boot: a process the pid no longer names
+            },
+        )
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("vendor_stripe", 1)
+        claim = storage.claim_concurrency_slot("vendor_stripe", run.run_id, "copy_stripe")
+        assert claim.is_claimed
+    done = doctor(home, config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == (
+        f"Dagster: 1 run(s) had stopped without a word (killed or crashed): marked failed, "
+        f"their pool slots freed ({run.run_id})"
+    )
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        info = instance.event_log_storage.get_concurrency_info("vendor_stripe")
+        assert info.active_slot_count == 0
