@@ -271,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.func not in (cmd_demo, cmd_ui):  # under Dagster, its own log shows progress
+        # dlt logs a failed load job with its traceback before raising; lifeboat says what
+        # happened in one sentence, so dlt's own log says only what is critical (a filter:
+        # dlt resets its logger's level whenever a pipeline starts).
+        logging.getLogger("dlt").addFilter(lambda record: record.levelno >= logging.CRITICAL)
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         logger = logging.getLogger("lifeboat")

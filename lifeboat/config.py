@@ -358,9 +358,7 @@ def load_inventory(
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
         named = {problem.split(": ", 1)[0] for problem in problems}
-        problems += [
-            text for text in map(_describe, errors) if text.split(": ", 1)[0] not in named
-        ]
+        problems += [text for text in map(_describe, errors) if text.split(": ", 1)[0] not in named]
     if problems:
         listed = "\n  ".join(problems)
         raise ConfigError(f"{source}: invalid inventory:\n  {listed}")

@@ -45,8 +45,12 @@ class VendorError(LifeboatError):
         super().__init__(self._text())
 
     def _text(self) -> str:
-        status = f" ({self.status})" if self.status else ""
-        return f"{self.vendor}: {self.kind}{status}: {self.detail}"
+        if self.status:
+            # With a status, the detail is what the vendor answered: quoted as its own words,
+            # so that the message stays one sentence whatever the vendor wrote.
+            detail = self.detail.replace('"', "'")
+            return f'{self.vendor}: {self.kind} ({self.status}): "{detail}"'
+        return f"{self.vendor}: {self.kind}: {self.detail}"
 
 
 class VendorOutage(VendorError):

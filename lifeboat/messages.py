@@ -98,17 +98,17 @@ def age(delta: timedelta) -> str:
     return f"{mins}m"
 
 
-def _copy_sentence(facts: Facts, dataset: str | None) -> str:
-    """'Your copy of 2,000 charges from 2026-11-20 14:02 UTC is intact.' or why there is none."""
+def _copy_clause(facts: Facts, dataset: str | None) -> str:
+    """'your copy of 2,000 charges from 2026-11-20 14:02 UTC is intact', or why there is none."""
     held = [
         h for h in facts.held if h.rows is not None and (dataset is None or h.dataset == dataset)
     ]
     if not held:
         what = f"{facts.title} {dataset}" if dataset else facts.title
-        return f"There is no copy of {what} yet: no copy has succeeded so far."
+        return f"there is no copy of {what} yet, as no copy has succeeded so far"
     counts = ", ".join(f"{h.rows:,} {h.dataset}" for h in held)
     latest = max((h.copied_at for h in held if h.copied_at), default=None)
-    return f"Your copy of {counts} from {when(latest)} is intact."
+    return f"your copy of {counts} from {when(latest)} is intact"
 
 
 def _credential_words(facts: Facts) -> tuple[str, str]:
@@ -129,59 +129,64 @@ def _rerun(facts: Facts) -> str:
 
 def _support(facts: Facts) -> str:
     if facts.support:
-        return f" If it stays refused, contact {facts.title} support: {facts.support}."
-    return f" If it stays refused, contact {facts.title} support about the account."
+        return f", and if it stays refused, contact {facts.title} support: {facts.support}"
+    return f", and if it stays refused, contact {facts.title} support about the account"
 
 
 def explain(error: VendorError, facts: Facts, secrets: tuple[str, ...] = ()) -> str:
-    """One plain message per kind of failure: what happened, that the copy is safe, what next."""
+    """One sentence per kind of failure: what happened, that the copy is safe, what next.
+
+    One sentence, its parts joined by semicolons, so that a person is told once, and an
+    alert, the Dagster UI and the log all show the same whole message. The vendor's own
+    words close it, quoted.
+    """
     name = facts.title
-    copy = _copy_sentence(facts, error.dataset)
-    detail = mask(error.detail.strip().rstrip("."), secrets)
+    copy = _copy_clause(facts, error.dataset)
+    detail = mask(error.detail.strip().rstrip("."), secrets).replace('"', "'")
     if isinstance(error, VendorLockout):
         words, envs = _credential_words(facts)
         text = (
             f"{name} rejected the {words}{_status(error)}: the account may be locked or the "
-            f"{words} revoked. {copy} Check the {words} in {envs}, then {_rerun(facts)}."
+            f"{words} revoked; {copy}; check the {words} in {envs}, then {_rerun(facts)}"
             f"{_support(facts)}"
         )
     elif isinstance(error, VendorOutage):
         page = f" ({facts.status_page})" if facts.status_page else ""
         text = (
-            f"{name} is not answering{_status(error)}: its service looks down. {copy} Nothing "
-            f"to do now: lifeboat keeps trying on schedule and catches up what was missed when "
-            f"{name} is back. If it lasts, check {name}'s status page{page}."
+            f"{name} is not answering{_status(error)}: its service looks down; {copy}; there "
+            f"is nothing to do now, as lifeboat keeps trying on schedule and catches up what "
+            f"was missed when {name} is back, and if it lasts, check {name}'s status "
+            f"page{page}"
         )
     elif isinstance(error, VendorRateLimited):
         wait = f" (it asked to wait {error.retry_after:.0f}s)" if error.retry_after else ""
         text = (
             f"{name} kept refusing requests as too many{_status(error)}{wait}, even after "
-            f"waiting and retrying. {copy} The next scheduled copy tries again; if this "
+            f"waiting and retrying; {copy}; the next scheduled copy tries again, and if this "
             f"repeats, raise the rpo of {facts.vendor} in lifeboat.yaml so it is copied less "
-            f"often, or ask {name} for a higher limit."
+            f"often, or ask {name} for a higher limit"
         )
     elif isinstance(error, VendorBadResponse):
         text = (
             f"{name} sent an answer lifeboat could not read{_status(error)}, so nothing was "
-            f"changed. {copy} This is usually brief: {_rerun(facts)} later; if it fails the "
-            f"same way, send the run's log to whoever maintains lifeboat."
+            f"changed; {copy}; this is usually brief, so {_rerun(facts)} later, and if it "
+            f"fails the same way, send the run's log to whoever maintains lifeboat"
         )
     elif isinstance(error, SchemaDrift):
         text = (
             f"{name} changed the shape of its data: the changed field was set aside, not "
-            f"dropped. {copy} Ask whoever maintains lifeboat to review the change, then "
-            f"{_rerun(facts)}."
+            f"dropped; {copy}; ask whoever maintains lifeboat to review the change, then "
+            f"{_rerun(facts)}"
         )
     elif isinstance(error, SuspectedShrink):
         text = (
-            f"{name} suddenly lists far fewer records than your copy holds: this looks like a "
-            f"lockout or a partial outage, so lifeboat changed nothing. {copy} Sign in to "
-            f"{name} and check the account and its data, then {_rerun(facts)}."
+            f"{name} suddenly lists far fewer records than your copy holds, which looks like "
+            f"a lockout or a partial outage, so lifeboat changed nothing; {copy}; sign in to "
+            f"{name} and check the account and its data, then {_rerun(facts)}"
         )
     else:
-        rerun = _rerun(facts)
-        text = f"{name} failed{_status(error)}. {copy} {rerun[0].upper()}{rerun[1:]}."
-    return f"{text} ({error.kind}: {detail})" if detail else text
+        text = f"{name} failed{_status(error)}; {copy}; {_rerun(facts)}"
+    return f'{text} ({error.kind}: "{detail}").' if detail else f"{text}."
 
 
 # What a stale copy's cause reads as, after "because".

@@ -181,7 +181,7 @@ def test_a_lockout_sends_one_alert_then_one_recovery(scene: Scene) -> None:
     assert len(scene.hook.texts) == 1
     text = scene.hook.texts[0]
     assert text.startswith("[lifeboat] Stripe: locked out\nStripe rejected the API key (401)")
-    assert "Your copy of" in text and "is intact" in text
+    assert "your copy of" in text and "is intact" in text
     assert "SAFETY_TEST_STRIPE_KEY" in text
     assert STRIPE_KEY not in text
 

@@ -41,13 +41,14 @@ STRIPE = Facts(
 def test_lockout_names_the_key_variable_and_says_the_copy_is_intact() -> None:
     text = explain(VendorLockout("stripe", "Invalid API Key", status=401), STRIPE)
     assert text.startswith("Stripe rejected the API key (401): the account may be locked")
-    assert "Your copy of 12,345 charges, 800 customers from 2026-11-20 14:02 UTC is intact." in text
-    assert "Check the API key in STRIPE_API_KEY, then run the copy again (job copy_stripe" in text
+    copy = "your copy of 12,345 charges, 800 customers from 2026-11-20 14:02 UTC is intact"
+    assert f"; {copy};" in text
+    assert "; check the API key in STRIPE_API_KEY, then run the copy again (job copy_stripe" in text
 
 
 def test_a_dataset_error_speaks_of_that_dataset_only() -> None:
     error = VendorLockout("stripe", "forbidden", status=403, dataset="charges")
-    assert "Your copy of 12,345 charges from 2026-11-20 14:02 UTC is intact." in explain(
+    assert "your copy of 12,345 charges from 2026-11-20 14:02 UTC is intact;" in explain(
         error, STRIPE
     )
 
@@ -71,7 +72,7 @@ def test_zendesk_lockout_names_both_credentials() -> None:
     [
         (
             VendorOutage("stripe", "503 Service Unavailable", status=503),
-            "Stripe is not answering (503): its service looks down.",
+            "Stripe is not answering (503): its service looks down;",
             "catches up what was missed when Stripe is back",
         ),
         (
@@ -81,12 +82,12 @@ def test_zendesk_lockout_names_both_credentials() -> None:
         ),
         (
             VendorBadResponse("stripe", "body is not JSON"),
-            "Stripe sent an answer lifeboat could not read, so nothing was changed.",
+            "Stripe sent an answer lifeboat could not read, so nothing was changed;",
             "send the run's log to whoever maintains lifeboat",
         ),
         (
             SchemaDrift("stripe", "charges.amount changed from bigint to text"),
-            "Stripe changed the shape of its data: the changed field was set aside, not dropped.",
+            "Stripe changed the shape of its data: the changed field was set aside, not dropped;",
             "review the change",
         ),
         (
@@ -100,13 +101,14 @@ def test_every_kind_has_its_own_wording(error: VendorError, opening: str, next_s
     text = explain(error, STRIPE)
     assert text.startswith(opening)
     assert next_step in text
-    assert "is intact." in text
-    assert text.endswith(f"({error.kind}: {error.detail})")
+    assert "is intact;" in text
+    assert text.endswith(f'({error.kind}: "{error.detail}").')
+    assert ". " not in text  # one sentence
 
 
 def test_without_any_copy_the_message_does_not_pretend_one_is_intact() -> None:
     text = explain(VendorLockout("ga4", "denied", status=403), Facts("ga4"))
-    assert "There is no copy of Google Analytics 4 yet" in text
+    assert "there is no copy of Google Analytics 4 yet" in text
     assert "intact" not in text
 
 
@@ -149,8 +151,8 @@ def test_facts_come_from_the_manifest_and_the_inventory(tmp_path: Path) -> None:
     facts = gather_facts("stripe", home, load_inventory(config, vendors()))
     assert facts.credential_envs == {"api_key": "ACME_STRIPE_KEY"}
     text = explain(VendorLockout("stripe", "no", status=401), facts)
-    assert "Your copy of 321 charges from 2026-11-20 14:02 UTC is intact." in text
-    assert "Check the API key in ACME_STRIPE_KEY" in text
+    assert "your copy of 321 charges from 2026-11-20 14:02 UTC is intact;" in text
+    assert "check the API key in ACME_STRIPE_KEY" in text
     assert "contact Stripe support: https://support.stripe.com" in text
 
 
