@@ -343,3 +343,5 @@ def batched_tables(
             pending = []
     if pending:
         yield table(pending)
+    if shape is not None:
+        shape.hold_cursor(lambda records, column: to_table(records, [column]).column(0).to_pylist())

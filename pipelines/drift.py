@@ -21,7 +21,7 @@ with the load that brought it, and a run that never loads leaves it as it was.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -123,6 +123,7 @@ class Shape:
         self.dataset = dataset
         self._misfits = misfits if misfits is not None else []
         self.declared = tuple(declared)
+        self._resource_state = state
         saved = state.setdefault(_STATE_KEY, {"extra": {}, "misfit": [], "seen": False})
         self.established = bool(saved.get("seen"))  # an earlier run loaded records of it
         self._state = saved
@@ -195,6 +196,32 @@ class Shape:
                 self._state["misfit"].append(problem.column)
         self._misfits.append(Misfit(self.dataset, key, problems, record))
 
+    def hold_cursor(self, typed: Callable[[list[dict[str, Any]], Column], list[Any]]) -> None:
+        """Keep the dataset's cursor from passing the records set aside in this run.
+
+        A record set aside is not in the copy (or only in its earlier version); if the
+        cursor moved past it, no later run would ask for it again. Held at the earliest
+        set-aside record, the next run lists from there: once the vendor sends those
+        records in a shape that fits, they are copied (records listed again merge into
+        the copy unchanged). `typed` reads a column's values as the cursor compares them.
+        Called when a batch of the dataset's pages ends, after dlt's incremental saw it.
+        """
+        rejected = [m.record for m in self._misfits if m.dataset == self.dataset]
+        if not rejected:
+            return
+        for path, cursor in self._resource_state.get("incremental", {}).items():
+            column = next((c for c in self.declared if c.name == path), None)
+            last = cursor.get("last_value") if isinstance(cursor, dict) else None
+            if column is None or last is None:
+                continue
+            try:
+                earliest = min(v for v in typed(rejected, column) if v is not None)
+                if earliest < last:
+                    cursor["last_value"] = earliest
+                    cursor["unique_hashes"] = []
+            except (ValueError, TypeError):
+                continue  # no usable cursor value: the weekly reconciliation brings it
+
     def finish(self) -> DatasetDrift:
         """What this run found: including the columns that began to misfit (to announce)."""
         self.drift.newly_misfit = sorted(set(self.drift.misfit_columns) - self._misfit_before)
@@ -250,7 +277,8 @@ def current_shape(declared: Sequence[Column]) -> Shape | None:
 
 
 def write_quarantine(database: Path, dataset: str, misfits: Sequence[Misfit], load_id: str) -> int:
-    """Append the run's set-aside records to `_quarantine`; returns the rows written."""
+    """Append the run's set-aside records to `_quarantine` (each once); returns the rows
+    written."""
     if not misfits:
         return 0
     rows = [
@@ -277,8 +305,14 @@ def write_quarantine(database: Path, dataset: str, misfits: Sequence[Misfit], lo
             "columns VARCHAR, problems VARCHAR, record VARCHAR, seen_at TIMESTAMPTZ, "
             "_dlt_load_id VARCHAR)"
         )
-        con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    return len(rows)
+        # A record set aside again (its cursor is held until it fits) is kept once.
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.executemany(
+            f"INSERT INTO {table} SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{table} WHERE dataset = ? AND record_key = ? AND record = ?)",
+            [(*row, row[0], row[1], row[4]) for row in rows],
+        )
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
 
 
 def quarantine_rows(database: Path, dataset: str) -> int:
