@@ -1,5 +1,5 @@
 """`python -m bench`: every benchmark, each printing figures measured side by side in one run."""
 
-from bench import stripe_sync, switch
+from bench import faults, stripe_sync, switch
 
-raise SystemExit(max(stripe_sync.main([]), switch.main([])))
+raise SystemExit(max(stripe_sync.main([]), switch.main([]), faults.main([])))

@@ -40,7 +40,7 @@ class EmulatorControl:
         """Switch a fault on (outage, lockout, rate_limit, slow, empty, partial, malformed,
         drift).
 
-        `mode=None` switches it off.
+        `mode=None` switches it off; `after=N` lets N requests through before it starts.
         """
         self._call("POST", "/faults", {"vendor": vendor, "mode": mode, **options})
 

@@ -217,7 +217,8 @@ class Faults:
     with Retry-After on every `every`-th request, or all when every=1), slow (adds `delay`
     seconds), empty (listings return no records), partial (listings return `share` of the
     records), malformed (a truncated JSON body), drift (the records change shape: see
-    `drift`). `count` limits how many requests it hits.
+    `drift`). `after` lets that many requests through first (an outage in the middle of a
+    sync); `count` limits how many requests it hits after that.
     """
 
     def __init__(self) -> None:
@@ -239,7 +240,10 @@ class Faults:
             fault = self._modes.get(vendor)
             if fault is None:
                 return None
-            self._hits[vendor] = hits = self._hits.get(vendor, 0) + 1
+            self._hits[vendor] = seen = self._hits.get(vendor, 0) + 1
+            hits = seen - int(fault.get("after", 0))
+            if hits <= 0:
+                return None
             count = fault.get("count")
             if count is not None and hits > count:
                 self._modes.pop(vendor, None)

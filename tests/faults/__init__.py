@@ -1,0 +1,1 @@
+"""The fault matrix: every fault a copy must survive, each row asserting the same promise."""
