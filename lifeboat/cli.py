@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from emulators import server as emulator_server
 from lifeboat import doctor, names, restore_cli
@@ -207,7 +208,19 @@ def cmd_asof(args: argparse.Namespace) -> int:
                 f"see `lifeboat status` for its datasets"
             ) from None
         if args.csv:
-            rows.write_csv(args.csv)
+            folder = Path(args.csv).resolve().parent
+            if not folder.is_dir():
+                raise LifeboatError(
+                    f"cannot write {args.csv}: the directory {folder} does not exist; "
+                    "create it or name another file"
+                )
+            try:
+                rows.write_csv(args.csv)
+            except duckdb.IOException:
+                raise LifeboatError(
+                    f"cannot write {args.csv} (not permitted, or the disk is full); "
+                    "name another file"
+                ) from None
             print(f"{len(rows.fetchall()):,} rows as of {when.isoformat()} written to {args.csv}")
         else:
             rows.limit(args.limit).show(max_width=200)

@@ -7,15 +7,20 @@ import sys
 from pathlib import Path
 
 from lifeboat.config import home
+from lifeboat.errors import LifeboatError
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     # Imported here so that `lifeboat --help` does not load dlt.
     from pipelines.restore import restore_vendor
 
-    result = restore_vendor(
-        home(), args.vendor, Path(args.to).resolve(), allow_partial=args.allow_partial
-    )
+    target = Path(args.to).resolve()
+    if target.exists() and not target.is_dir():
+        raise LifeboatError(
+            f"{target} is a file, not a directory; name an empty directory for "
+            f"{args.vendor}.duckdb (it is created if it does not exist)"
+        )
+    result = restore_vendor(home(), args.vendor, target, allow_partial=args.allow_partial)
     for table, rows in sorted(result.rows.items()):
         print(f"{args.vendor}/{table}: {rows:,} rows restored")
     # Loud, on stderr and in capitals: a partial restore must never pass for a whole one.
