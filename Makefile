@@ -24,7 +24,7 @@ demo: setup
 	$(VENV)/bin/lifeboat demo $(if $(SCENARIO),--scenario $(SCENARIO),)
 
 ui: setup
-	$(VENV)/bin/lifeboat ui
+	$(VENV)/bin/lifeboat ui $(if $(PORT),--port $(PORT),)
 
 test: setup
 	$(VENV)/bin/pytest

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import email.utils
+import html
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +41,11 @@ log = logging.getLogger("lifeboat.http")
 Classifier = Callable[[str, requests.Response], VendorError | None]
 
 
+_HTML = re.compile(r"<\s*(html|body|head|h1|title|!doctype)\b", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<(?:title|h1)[^>]*>(.*?)</(?:title|h1)>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+
 def error_detail(response: requests.Response, limit: int = 300) -> str:
     """A short description of an error body for a person to read.
 
@@ -48,7 +55,12 @@ def error_detail(response: requests.Response, limit: int = 300) -> str:
     try:
         body: Any = response.json()
     except ValueError:
-        text = " ".join(response.text.split())
+        text = response.text
+        if _HTML.search(text):
+            # A proxy's or load balancer's error page: its title says it, not its markup.
+            found = _HTML_TITLE.search(text)
+            text = _TAGS.sub(" ", found.group(1) if found else text)
+        text = " ".join(html.unescape(text).split())
         return text[:limit] or response.reason or "no body"
     if isinstance(body, dict):
         for key in ("message", "detail", "description", "title", "error"):

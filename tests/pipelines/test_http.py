@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from lifeboat.errors import VendorLockout
 from lifeboat.outcomes import to_metadata
 from pipelines.base import RetryPolicy, VendorContext, rest_client
+from pipelines.http import error_detail
 
 TOKEN = "tok-3f9a77c1d2e4b5a6"
 
@@ -76,3 +78,18 @@ def test_an_echoed_credential_is_masked_in_the_error_and_its_outcome(
     assert "rejected" in error.detail
     assert TOKEN not in str(error)
     assert TOKEN not in json.dumps(to_metadata(error))
+
+
+def test_an_html_error_page_is_read_as_its_title() -> None:
+
+    page = requests.Response()
+    page.status_code = 503
+    page.reason = "Service Unavailable"
+    page._content = (
+        b"<html><head><title>503 Service Unavailable</title></head>"
+        b"<body><h1>503 Service Unavailable</h1><p>No server is available.</p></body></html>"
+    )
+    assert error_detail(page) == "503 Service Unavailable"
+    plain = requests.Response()
+    plain._content = b"upstream connect error"
+    assert error_detail(plain) == "upstream connect error"
