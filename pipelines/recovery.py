@@ -76,15 +76,6 @@ def _holder(fd: int) -> str:
         return ""
 
 
-def busy(home: Path, vendor: str) -> bool:
-    """Whether a run holds the vendor's lock now (for `lifeboat doctor` and `status`)."""
-    try:
-        with sync_lock(home, vendor):
-            return False
-    except CopyBusy:
-        return True
-
-
 def database_problem(path: Path) -> str | None:
     """Why the DuckDB file at `path` cannot be used as it is, or None (also when busy:
     whoever holds it is the one writing)."""
