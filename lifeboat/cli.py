@@ -5,128 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from emulators import server as emulator_server
-from lifeboat import doctor, names, restore_cli
+from lifeboat import demo as demo_cli
+from lifeboat import doctor, restore_cli
 from lifeboat.config import home, inventory, load_inventory
 from lifeboat.continuity import cli as continuity_cli
-from lifeboat.continuity.report import report_path
 from lifeboat.errors import LifeboatError
-from lifeboat.instance import PROJECT_ROOT, dagster_home, load_demo_credentials, start_emulator
-from lifeboat.paths import DataHome
 from lifeboat.status import copy_status, format_set_aside, format_table, set_aside
 from pipelines.registry import vendors
 from replication import cli as replication_cli
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    load_demo_credentials()
-    if args.scenario == "outage":
-        from automation.scenarios import run_outage
-
-        run_outage(home() / "scenarios" / "outage")
-        return 0
-    inv = inventory().bind(vendors())
-    emulator = start_emulator(inv.emulator.host, inv.emulator.port, inv.emulator.seed)
-    try:
-        import dagster as dg
-
-        from assets.continuity import REPORT_JOB
-        from automation.copies import today
-        from automation.mysql import FAILOVER_CHECK_JOB
-        from definitions import defs
-        from replication.probe import probe
-        from replication.sandbox import Sandbox
-
-        if inv.mysql is None:
-            print("starting the MySQL sandbox (a primary and two replicas)...")
-            Sandbox(DataHome(home()).sandbox_dir, out=print).up()
-        dagster_home(home())
-        started = time.monotonic()
-        quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-        with dg.DagsterInstance.get() as instance:
-            copies = defs.resolve_job_def(names.ALL_COPIES_JOB).execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config=quiet,
-                partition_key=today(),
-            )
-            drills = defs.resolve_job_def(names.RESTORE_DRILL_JOB).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=quiet
-            )
-            health = defs.resolve_job_def(FAILOVER_CHECK_JOB).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=quiet
-            )
-            report = defs.resolve_job_def(REPORT_JOB).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=quiet
-            )
-        print()
-        print(format_table(copy_status(home(), inv)))
-        print(
-            f"\n{'copied' if copies.success else 'FAILED'} in "
-            f"{time.monotonic() - started:.1f}s; data in {home()}"
-        )
-        checks = drills.get_asset_check_evaluations()
-        passed = sum(1 for check in checks if check.passed)
-        print(
-            f"restore drill: {passed} of {len(checks)} datasets restore from their Parquet "
-            "snapshots to the live copy's exact rows (daily job restore_drills)"
-        )
-        for check in checks:
-            if not check.passed:
-                print(f"  {'/'.join(check.asset_key.path)}: {check.description}")
-        print()
-        print(replication_cli.format_health(probe(replication_cli.resolve_topology())))
-        failed = [r for r in (copies, drills, health, report) if not r.success]
-        failed += [drills] if passed < len(checks) else []
-        for result in failed:
-            for event in result.all_events:
-                if event.is_step_failure and event.step_failure_data:
-                    print(f"  {event.step_key}: {event.step_failure_data.error.message.strip()}")
-        print(f"\ncontinuity report (opens offline): {report_path(home())}")
-        if failed:
-            return 1
-        print("see it in the Dagster UI: make ui; switch the MySQL primary: lifeboat switch")
-        return 0
-    finally:
-        if emulator is not None:
-            emulator.terminate()
-            emulator.wait(timeout=10)
-
-
-def cmd_ui(args: argparse.Namespace) -> int:
-    load_demo_credentials()
-    inv = inventory().bind(vendors())
-    emulator = start_emulator(inv.emulator.host, inv.emulator.port, inv.emulator.seed)
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home(home()))}
-    try:
-        return subprocess.call(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "dev",
-                "-w",
-                "workspace.yaml",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(args.port),
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-        )
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if emulator is not None:
-            emulator.terminate()
-            emulator.wait(timeout=10)
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -246,10 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["outage"],
         help="replay a bad day instead: a lockout, an outage and the backfill that follows",
     )
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=demo_cli.cmd_demo)
     ui = sub.add_parser("ui", help="start the Dagster UI (and the emulators) on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
-    ui.set_defaults(func=cmd_ui)
+    ui.set_defaults(func=demo_cli.cmd_ui)
     emulate = sub.add_parser(
         "emulate",
         help="run the vendor emulators alone",
@@ -283,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.func not in (cmd_demo, cmd_ui):  # under Dagster, its own log shows progress
+    # Under Dagster (demo, ui), its own log shows progress.
+    if args.func not in (demo_cli.cmd_demo, demo_cli.cmd_ui):
         # dlt logs a failed load job with its traceback before raising; lifeboat says what
         # happened in one sentence, so dlt's own log says only what is critical (a filter:
         # dlt resets its logger's level whenever a pipeline starts).
