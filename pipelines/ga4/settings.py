@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from lifeboat.columns import DELETED_DESCRIPTION
 from pipelines.arrow import Column
 
 RUN_REPORT = "/v1beta/properties/{property_id}:runReport"
@@ -45,15 +46,47 @@ TOKEN_BUCKETS = {
     "tokensPerProjectPerHour": "hourly per-project",
 }
 
+# What each metric counts, in GA4's own words (the Data API's dimensions and metrics
+# reference: https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema),
+# shortened to a line.
+METRIC_DESCRIPTIONS = {
+    "activeUsers": "The number of distinct users who visited your site or app",
+    "sessions": "The number of sessions that began on your site or app",
+    "screenPageViews": "The number of app screens or web pages your users viewed, repeated "
+    "views included",
+    "keyEvents": "The number of times users triggered a key event (GA4's keyEvents, called "
+    "conversions before 2024)",
+    "totalRevenue": "The sum of revenue from purchases, subscriptions and advertising, minus "
+    "refunded transaction revenue",
+}
+
 COLUMNS: dict[str, list[Column]] = {
     "daily_metrics": [
         # Arrives as GA4's YYYYMMDD text and is stored as a DATE.
-        Column("date", "date", key=True),
-        *[Column(name, METRIC_KINDS.get(metric, "int")) for metric, name in METRICS.items()],
-        Column("currency_code"),
-        Column("time_zone"),
+        Column(
+            "date",
+            "date",
+            key=True,
+            description="The date of the events counted, in the property's time zone",
+        ),
+        *[
+            Column(name, METRIC_KINDS.get(metric, "int"), description=METRIC_DESCRIPTIONS[metric])
+            for metric, name in METRICS.items()
+        ],
+        Column(
+            "currency_code",
+            description="The currency code (ISO 4217) the revenue is in: the property's currency",
+        ),
+        Column(
+            "time_zone",
+            description="The property's current timezone (IANA), which the dates are in",
+        ),
         # When these numbers were read: the last days' numbers move until GA4 settles them.
-        Column("_changed_at", "timestamp"),
-        Column("_deleted", "bool"),
+        Column(
+            "_changed_at",
+            "timestamp",
+            description="When lifeboat read these numbers; GA4 may still change the last few days",
+        ),
+        Column("_deleted", "bool", description=DELETED_DESCRIPTION),
     ],
 }

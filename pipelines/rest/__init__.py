@@ -22,17 +22,18 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api.config_setup import create_auth, create_paginator
 from pydantic import ValidationError
 
-from lifeboat.columns import Column, value_at
+from lifeboat.columns import DELETED_DESCRIPTION, Column, value_at
 from lifeboat.errors import ConfigError
 from lifeboat.vendors import CHANGED_AT, Dataset, PingRequest, Vendor, VendorKind
 from pipelines.arrow import batched_tables
 from pipelines.base import VendorContext, rest_client
 from pipelines.progress import track
-from pipelines.rest.settings import SECRET_FIELDS, RestApi, RestDataset
+from pipelines.rest.settings import SECRET_FIELDS, RestApi, RestColumn, RestDataset
 from pipelines.settings import MERGE_HINTS
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_BOOKKEEPING = (Column(CHANGED_AT, "timestamp"), Column("_deleted", "bool"))
+# What lifeboat says of a key field the inventory does not describe ({title}: the vendor's).
+KEY_DESCRIPTION = "Identifies the record at {title}; each record is in the copy once"
 
 
 def _fill(text: str, ctx: VendorContext) -> str:
@@ -115,15 +116,33 @@ def _resource(
     return records
 
 
-def _columns(dataset: RestDataset) -> tuple[Column, ...]:
-    """The declared columns: the key, the typed fields, the bookkeeping; drift adds the rest."""
-    declared = [
-        Column(field, dataset.columns.get(field, "string"), key=True) for field in dataset.keys
+def _changed_at(dataset: RestDataset, title: str) -> Column:
+    if dataset.incremental is None:
+        said = f"When lifeboat listed the record: {title}'s API gives no time of change"
+    else:
+        field = dataset.incremental.cursor_path
+        said = f"When the record last changed at {title} (its {field})"
+    return Column(CHANGED_AT, "timestamp", description=said)
+
+
+def _columns(dataset: RestDataset, title: str) -> tuple[Column, ...]:
+    """The declared columns: the key, the typed fields, the bookkeeping; drift adds the rest.
+
+    A column the inventory does not describe says nothing, but the key and the bookkeeping
+    columns, which lifeboat gives meaning to, always say what they are.
+    """
+    keys = []
+    for field in dataset.keys:
+        declared = dataset.columns.get(field) or RestColumn(kind="string")
+        description = declared.description or KEY_DESCRIPTION.format(title=title)
+        keys.append(Column(field, declared.kind, key=True, description=description))
+    fields = [
+        Column(field, declared.kind, description=declared.description)
+        for field, declared in dataset.columns.items()
+        if field not in dataset.keys
     ]
-    declared += [
-        Column(field, kind) for field, kind in dataset.columns.items() if field not in dataset.keys
-    ]
-    return (*declared, *_BOOKKEEPING)
+    deleted = Column("_deleted", "bool", description=DELETED_DESCRIPTION)
+    return (*keys, *fields, _changed_at(dataset, title), deleted)
 
 
 def _where(name: str, error: dict[str, Any]) -> str:
@@ -177,7 +196,8 @@ def build(name: str, config: Any, where: str = "") -> Vendor:
     api = _parse(name, config, where)
     if not config.base_url:
         raise ConfigError(f"{where}vendors.{name}.base_url: a REST API needs its base_url")
-    columns = {key: _columns(dataset) for key, dataset in api.datasets.items()}
+    title = config.title or name
+    columns = {key: _columns(dataset, title) for key, dataset in api.datasets.items()}
 
     @dlt.source(name=name, max_table_nesting=0)
     def source(ctx: VendorContext) -> list[DltResource]:
@@ -192,7 +212,7 @@ def build(name: str, config: Any, where: str = "") -> Vendor:
 
     return Vendor(
         name=name,
-        title=config.title or name,
+        title=title,
         base_url=config.base_url,
         credentials=tuple(config.credentials),
         credentials_help=f"the credentials named under vendors.{name}.credentials",

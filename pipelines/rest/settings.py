@@ -24,6 +24,8 @@ SECRET_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # Column kinds a dataset may declare (lifeboat.columns.Column).
 KINDS = ("string", "int", "float", "bool", "timestamp", "date", "json")
+# A column's description is one line on its asset page.
+DESCRIPTION_MAX_CHARS = 200
 
 
 class _Model(BaseModel):
@@ -45,6 +47,49 @@ class Incremental(_Model):
     )
 
 
+class RestColumn(_Model):
+    """A declared field: its type, and what it means (`amount: float` is short for the kind)."""
+
+    kind: str = Field(description="One of string, int, float, bool, timestamp, date, json.")
+    description: str = Field(default="", description="One line a business owner understands.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, declared: Any) -> Any:
+        if isinstance(declared, str):
+            return {"kind": declared}
+        if not isinstance(declared, dict):
+            raise ValueError(
+                "give its kind (amount: float), or its kind and description "
+                "(amount: {kind: float, description: ...})"
+            )
+        if unknown := sorted(set(declared) - set(cls.model_fields)):
+            raise ValueError(f"{unknown[0]} is not a column setting; give kind and description")
+        if "kind" not in declared:
+            raise ValueError(f"give its kind beside its description: one of {', '.join(KINDS)}")
+        return declared
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        return kind
+
+    @field_validator("description")
+    @classmethod
+    def _one_line(cls, description: str) -> str:
+        description = description.strip()
+        if "\n" in description:
+            raise ValueError("one line, please: it is shown beside the column")
+        if len(description) > DESCRIPTION_MAX_CHARS:
+            raise ValueError(
+                f"{len(description)} characters; keep it to one line of at most "
+                f"{DESCRIPTION_MAX_CHARS}"
+            )
+        return description
+
+
 class RestDataset(_Model):
     """One dataset: an endpoint listing records, and how a record is identified."""
 
@@ -56,23 +101,16 @@ class RestDataset(_Model):
     primary_key: str | list[str] = "id"
     incremental: Incremental | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    columns: dict[str, str] = Field(
+    columns: dict[str, RestColumn] = Field(
         default_factory=dict,
-        description="Types of some fields (id: int, ...); others are typed from their values.",
+        description="Types of some fields (id: int), or types and descriptions "
+        "(amount: {kind: float, description: ...}); others are typed from their values.",
     )
     daily: bool = Field(default=False, description="A time series, partitioned by day.")
 
     @property
     def keys(self) -> tuple[str, ...]:
         return (self.primary_key,) if isinstance(self.primary_key, str) else tuple(self.primary_key)
-
-    @field_validator("columns")
-    @classmethod
-    def _kinds(cls, columns: dict[str, str]) -> dict[str, str]:
-        for name, kind in columns.items():
-            if kind not in KINDS:
-                raise ValueError(f"{name}: unknown kind; expected one of {', '.join(KINDS)}")
-        return columns
 
     @field_validator("path")
     @classmethod
