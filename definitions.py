@@ -9,6 +9,7 @@ import dagster as dg
 from assets.continuity import continuity
 from assets.saas import daily_partitions, saas_assets
 from automation.copies import copy_jobs, copy_schedules
+from automation.history import copied_history_sensor
 from automation.mysql import replication_definitions, replication_resources
 from automation.reconcile import reconcile_definitions
 from automation.recovery import recovery_sensor
@@ -27,7 +28,10 @@ def copies(inventory: Inventory, data_dir: Path) -> dg.Definitions:
         assets=with_freshness(saas_assets(inventory, data_dir), inventory),
         jobs=[*jobs, *reconciliation["jobs"]],
         schedules=[*copy_schedules(inventory), *reconciliation["schedules"]],
-        sensors=[recovery_sensor(inventory, daily_partitions(inventory), jobs)],
+        sensors=[
+            recovery_sensor(inventory, daily_partitions(inventory, data_dir), jobs),
+            copied_history_sensor(inventory, data_dir),
+        ],
     )
 
 

@@ -4,7 +4,7 @@
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,25 @@ from lifeboat.messages import (
     explain_set_aside,
 )
 from pipelines.base import VendorContext, Window
+from pipelines.coverage import earliest_change, history_starts, record_history_start
 from pipelines.runner import SyncResult, make_pipeline, make_source, sync
 from resources.alerts import AlertsResource
 from resources.vendors import vendor_resource
 from resources.warehouse import WarehouseResource
 
 KINDS = {"dlt", "duckdb"}
+DAGSTER_DLT_OBJECTS = "dagster_dlt/"
+UNDECLARED = (
+    "A field the vendor sends that the connector does not declare: copied as received, "
+    "typed from its values."
+)
+# The columns dlt adds to every table it loads.
+DLT_COLUMNS = {
+    "_dlt_load_id": "The load that last wrote this row (its time and status are in _dlt_loads).",
+    "_dlt_id": "A unique id dlt gives each row it loads.",
+}
+# Before a first copy says where a vendor's history starts, the partitions cover this long.
+UNKNOWN_HISTORY = timedelta(days=30)
 
 
 class CopyTranslator(DagsterDltTranslator):
@@ -42,6 +55,7 @@ class CopyTranslator(DagsterDltTranslator):
         dataset = data.resource.name
         rpo = self.inventory.rpo(self.vendor, dataset)
         entry = self.inventory.registry[self.vendor]
+        columns = entry.dataset(dataset).columns
         return spec.replace_attributes(
             key=dg.AssetKey([self.vendor, dataset]),
             group_name=self.vendor,
@@ -55,6 +69,14 @@ class CopyTranslator(DagsterDltTranslator):
                 "dagster/table_name": f"{self.vendor}.{dataset}",
                 "vendor": entry.title,
                 "rpo_minutes": int(rpo.total_seconds() // 60),
+                # The columns the connector declares, described in the vendor's words; a
+                # copy's materialization adds the ones the vendor added since.
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(c.name, c.kind, description=c.description or None)
+                        for c in columns
+                    ]
+                ),
             },
             tags={names.VENDOR_TAG: self.vendor},
         )
@@ -73,7 +95,7 @@ def _placeholder_context(
     )
 
 
-def _table_metadata(result: SyncResult, table: str) -> dict[str, Any]:
+def _table_metadata(result: SyncResult, table: str, described: dict[str, str]) -> dict[str, Any]:
     figures = result.tables.get(table)
     if figures is None:
         return {}
@@ -90,7 +112,10 @@ def _table_metadata(result: SyncResult, table: str) -> dict[str, Any]:
         metadata["snapshot"] = dg.MetadataValue.path(figures.snapshot)
     if figures.columns:
         metadata["dagster/column_schema"] = dg.TableSchema(
-            columns=[dg.TableColumn(name, kind) for name, kind in figures.columns.items()]
+            columns=[
+                dg.TableColumn(name, kind, description=described.get(name) or UNDECLARED)
+                for name, kind in figures.columns.items()
+            ]
         )
     return metadata
 
@@ -140,11 +165,68 @@ def announce_drift(
     return sent
 
 
-def daily_partitions(inventory: Inventory) -> dg.DailyPartitionsDefinition:
-    """One partition per UTC day, today's included: a day's changes, for backfills."""
-    return dg.DailyPartitionsDefinition(
-        start_date=inventory.partitions_start.isoformat(), end_offset=1, timezone="UTC"
-    )
+def history_start(inventory: Inventory, data_dir: Path | None, now: datetime) -> date:
+    """The first day of the partitions: `history_start` in lifeboat.yaml, else the earliest
+    day of change any copy holds, else (before the first copy) the last `UNKNOWN_HISTORY`
+    days: room to backfill recent days until a copy says where its history starts."""
+    today = now.astimezone(UTC).date()
+    if inventory.history_start is not None:
+        return inventory.history_start
+    starts = history_starts(data_dir) if data_dir is not None else {}
+    held = [day for vendor, day in starts.items() if vendor in inventory.enabled_vendors()]
+    return min(held) if held and min(held) <= today else today - UNKNOWN_HISTORY
+
+
+def daily_partitions(
+    inventory: Inventory, data_dir: Path | None = None, now: datetime | None = None
+) -> dg.DailyPartitionsDefinition:
+    """One partition per UTC day, today's included: a day's changes, for backfills.
+
+    The range starts where the copies' history starts, so a fully copied dataset shows
+    every day materialized (see `record_covered_days`), not hundreds of days missing.
+    """
+    start = history_start(inventory, data_dir, now or datetime.now(UTC))
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1, timezone="UTC")
+
+
+def covered_days(
+    instance: dg.DagsterInstance,
+    inventory: Inventory,
+    data_dir: Path,
+    key: dg.AssetKey,
+    now: datetime,
+) -> tuple[list[str], datetime | None]:
+    """The past days a daily dataset's copies cover that Dagster does not yet show as copied.
+
+    A first copy lists everything the vendor has, and each regular copy after it follows
+    the cursor from where the last one stopped, so every day before the latest regular
+    copy is in the copy, records or none: such a day is copied, not missing. A day whose
+    run failed stays failed until a backfill loads it (the recovery sensor looks for
+    those). Returns the days and the time of the copy that covers them.
+    """
+    regular = None
+    for record in instance.fetch_materializations(key, limit=50).records:
+        event = record.event_log_entry
+        day = datetime.fromtimestamp(event.timestamp, UTC).strftime("%Y-%m-%d")
+        if record.partition_key == day and event.run_id:
+            regular = datetime.fromtimestamp(event.timestamp, UTC)
+            break
+    if regular is None:
+        return [], None
+    partitions = daily_partitions(inventory, data_dir, now)
+    until = regular.strftime("%Y-%m-%d")
+    days = [day for day in partitions.get_partition_keys(current_time=now) if day < until]
+    status = instance.get_status_by_partition(key, days, partitions) or {}
+    return [day for day in days if status.get(day) is None], regular
+
+
+def note_history_start(
+    inventory: Inventory, vendor: str, data_dir: Path, tables: tuple[str, ...]
+) -> None:
+    """Record the earliest day of change the copy holds: the partitions start there."""
+    found = earliest_change(data_dir, inventory.registry[vendor], tables)
+    if found is not None:
+        record_history_start(data_dir, vendor, found)
 
 
 def backfill_window(context: dg.AssetExecutionContext, now: datetime) -> Window | None:
@@ -202,11 +284,22 @@ def vendor_copy(
             raise failure from exc
         finally:
             context.instance.add_run_tags(context.run_id, run_process_tags(running=False))
+        if partitions_def is not None and window is None:
+            note_history_start(
+                inventory,
+                vendor,
+                warehouse.home_path,
+                tuple(key.path[-1] for key in context.selected_asset_keys),
+            )
         if any(found.announce for found in result.drift.values()):
             announce_drift(vendor, result, alerts.alerter(), context.log.warning)
+        entry = inventory.registry[vendor]
         for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
+            described = DLT_COLUMNS | {
+                c.name: c.description for c in entry.dataset(key.path[-1]).columns
+            }
             yield dg.MaterializeResult(
-                asset_key=key, metadata=_table_metadata(result, key.path[-1])
+                asset_key=key, metadata=_table_metadata(result, key.path[-1], described)
             )
         context.log.info(
             "%s: %s",
@@ -219,11 +312,23 @@ def vendor_copy(
 
     # dagster_dlt's own specs and translator; `dlt_assets` is this same multi-asset, but it
     # cannot ask for a resource by key, and each vendor's resource is keyed by its name.
-    specs = build_dlt_asset_specs(
-        dlt_source=make_source(_placeholder_context(inventory, vendor, datasets)),
-        dlt_pipeline=make_pipeline(vendor, data_dir),
-        dagster_dlt_translator=translator,
-    )
+    specs = [
+        # dagster_dlt puts the dlt source, pipeline and translator objects in each spec's
+        # metadata for its own `dlt_assets`; this asset holds them itself, and the UI can
+        # only show them as "(unserializable)".
+        spec.replace_attributes(
+            metadata={
+                key: value
+                for key, value in spec.metadata.items()
+                if not key.startswith(DAGSTER_DLT_OBJECTS)
+            }
+        )
+        for spec in build_dlt_asset_specs(
+            dlt_source=make_source(_placeholder_context(inventory, vendor, datasets)),
+            dlt_pipeline=make_pipeline(vendor, data_dir),
+            dagster_dlt_translator=translator,
+        )
+    ]
     return dg.multi_asset(
         specs=specs,
         name=names.copy_step(vendor, daily=partitions_def is not None),
@@ -239,7 +344,7 @@ def vendor_copy(
 
 def saas_assets(inventory: Inventory, data_dir: Path) -> list[dg.AssetsDefinition]:
     """Per vendor, its datasets in one asset, and its time series in one partitioned by day."""
-    partitions = daily_partitions(inventory)
+    partitions = daily_partitions(inventory, data_dir)
     built = []
     for vendor in inventory.enabled_vendors():
         daily = tuple(inventory.daily_datasets(vendor))

@@ -190,15 +190,20 @@ class Inventory(_Model):
         default=True,
         description="When a failing vendor answers again, backfill the days it missed.",
     )
-    partitions_start: date = Field(
-        default=date(2025, 1, 1),
-        description="The first day of the daily partitions: how far back a backfill can go.",
+    history_start: date | None = Field(
+        default=None,
+        description=(
+            "The first day of the daily partitions (how far back a backfill can go); by "
+            "default the earliest day of change the copies hold."
+        ),
     )
     source_path: Path | None = Field(default=None, exclude=True)
 
-    @field_validator("partitions_start")
+    @field_validator("history_start")
     @classmethod
-    def _partitions_start(cls, value: date) -> date:
+    def _history_start(cls, value: date | None) -> date | None:
+        if value is None:
+            return value
         if value < EARLIEST_PARTITIONS_START:
             raise ValueError("must be 2000-01-01 or later: each day since is a partition")
         if value > datetime.now(UTC).date():

@@ -8,6 +8,7 @@ ALL_COPIES_JOB = "copy_all_vendors"
 RESTORE_DRILL_JOB = "restore_drills"
 RESTORE_DRILL_SCHEDULE = "restore_drills_daily"
 RECOVERY_SENSOR = "vendor_recovery_sensor"
+HISTORY_SENSOR = "copied_history_sensor"
 # The run and asset tag naming the vendor a run or an asset copies.
 VENDOR_TAG = "lifeboat/vendor"
 # A vendor's copy is one step for its datasets copied whole and one for its daily ones.

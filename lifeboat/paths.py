@@ -69,3 +69,8 @@ class DataHome:
     def sandbox_dir(self) -> Path:
         """The local MySQL topology `lifeboat sandbox up` starts."""
         return self.root / "sandbox"
+
+    @property
+    def history_start_file(self) -> Path:
+        """Per vendor, the earliest day of change its copy holds: where the partitions start."""
+        return self.root / "history_start.json"

@@ -51,6 +51,14 @@ def test_every_catalog_dataset_is_an_asset_with_group_kinds_and_description(home
         assert spec.description and len(spec.description) < 120
         # Stripe's and Harvest's `invoices` are two tables: the UI must not link them as one.
         assert spec.metadata["dagster/table_name"] == ".".join(key.path)
+        # What the asset page shows: plain values only (no "[DltSource] (unserializable)"),
+        # and every declared column described in the vendor's words.
+        plain = (str, int, float, bool, dg.TableSchema)
+        assert all(isinstance(value, plain) for value in spec.metadata.values()), spec.metadata
+        declared = inventory.registry[key.path[0]].dataset(key.path[1]).columns
+        schema = spec.metadata["dagster/column_schema"]
+        assert [c.name for c in schema.columns] == [c.name for c in declared]
+        assert all(column.description for column in schema.columns)
     schedules = {s.name: s for s in defs.schedules}
     assert schedules["stripe_every_rpo"].cron_schedule == "*/15 * * * *"
     # Per vendor: a copy at least twice per RPO, and a weekly reconciliation; one daily
@@ -79,6 +87,10 @@ def test_materialize_copies_into_duckdb_with_metadata(
     assert materialized["charges"]["rows_loaded"].value == 2000
     assert materialized["charges"]["cursor"].value.startswith("2025-12-31")
     assert Path(materialized["charges"]["snapshot"].value).is_dir()
+    # The table as loaded, described: the vendor's fields and dlt's own columns alike.
+    loaded = materialized["charges"]["dagster/column_schema"].value.columns
+    assert {"amount", "_deleted", "_dlt_load_id"} <= {c.name for c in loaded}
+    assert [c.name for c in loaded if not c.description] == []
     with duckdb.connect(str(warehouse_path(home, "stripe")), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM charges").fetchone()[0] == 2000
 
@@ -170,11 +182,13 @@ def test_backfill_of_past_days_loads_their_window_and_keeps_the_cursor(
     from pipelines.runner import cursors, make_pipeline
 
     monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", STRIPE_KEY)
-    defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url), vendors()), home)
-    job = defs.resolve_job_def("copy_stripe")
+    inventory = load_inventory(stripe_only(tmp_path, emulator.url), vendors())
+    job = build_definitions(inventory, home).resolve_job_def("copy_stripe")
     instance = dg.DagsterInstance.ephemeral()
     assert job.execute_in_process(partition_key=today(), instance=instance).success
     cursor = cursors(make_pipeline("stripe", home))["charges"]
+    # Reloaded after the first copy, the partitions start where the copy's history does.
+    job = build_definitions(inventory, home).resolve_job_def("copy_stripe")
     EmulatorControl(emulator.url).advance(days=3, changes={"stripe.charges": {"updated": 30}})
 
     # What the UI launches for a backfill of 2026-01-02..2026-01-03 (one run, one range).

@@ -154,7 +154,7 @@ def test_a_billion_laughs_is_refused_at_once_without_echo(tmp_path: Path) -> Non
         ("vendors: &loop\n  stripe: *loop\n", "an alias (*) inside its own anchor (&)"),
         ("vendors: {}\n" + "#" * (1024 * 1024) + "\n", "larger than 1 MiB"),
         (b"vendors: {}\n# caf\xe9\n", "not valid text at byte 17: save it as UTF-8"),
-        ("partitions_start: 2025-13-45\n", "line 1, column 19: a date that does not exist"),
+        ("history_start: 2025-13-45\n", "line 1, column 16: a date that does not exist"),
         ("emulator: {port: " + "9" * 5000 + "}\n", "a number too long to read"),
     ],
     ids=["deep", "recursive", "huge", "latin-1", "no-such-date", "long-number"],
@@ -197,7 +197,7 @@ def limits(tmp_path: Path, **overrides: str) -> Path:
     } | overrides
     return write(
         tmp_path,
-        f"partitions_start: {values['start']}\n"
+        f"history_start: {values['start']}\n"
         "vendors:\n"
         "  stripe:\n"
         "    base_url: http://127.0.0.1:9/stripe\n"
@@ -243,9 +243,9 @@ def test_an_inventory_at_the_limits_loads_in_dagster(
         ({"longest": "366.01d"}, "vendors.hubspot.rpo: expected a duration from 0s to 366d"),
         (
             {"start": (datetime.now(UTC).date() + timedelta(days=1)).isoformat()},
-            "partitions_start: must not be in the future",
+            "history_start: must not be in the future",
         ),
-        ({"start": "1999-12-31"}, "partitions_start: must be 2000-01-01 or later"),
+        ({"start": "1999-12-31"}, "history_start: must be 2000-01-01 or later"),
         ({"name": "acme_" + "x" * 59}, "at most 63 characters"),
         ({"name": "acme-bookings"}, "vendors.acme-bookings: a vendor's name is lowercase"),
     ],
