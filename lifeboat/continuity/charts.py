@@ -33,7 +33,10 @@ def _fmt_time(when: datetime, span: timedelta) -> str:
 
 
 def rows_chart(histories: list[tuple[str, VendorHistory]], now: datetime) -> Markup:
-    """Small multiples: one panel per vendor, its rows held as a step line up to now."""
+    """Small multiples: one panel per vendor, its rows held as a step line up to `now`.
+
+    `now` is when the report is built; the axis ends at that time, never at a frozen "now".
+    """
     width, height, pad = 200, 104, 8
     panels = []
     for i, (title, history) in enumerate(histories):
@@ -79,7 +82,8 @@ def rows_chart(histories: list[tuple[str, VendorHistory]], now: datetime) -> Mar
             body.append(
                 f'<text x="{left}" y="{height - 6}" class="axis">'
                 f"{escape(_fmt_time(start, labels))}</text>"
-                f'<text x="{right}" y="{height - 6}" class="axis" text-anchor="end">now</text>'
+                f'<text x="{right}" y="{height - 6}" class="axis" text-anchor="end">'
+                f"{escape(_fmt_time(end, labels))}</text>"
             )
             latest = _fmt_rows(points[-1][1])
         panels.append(
@@ -96,7 +100,10 @@ def rows_chart(histories: list[tuple[str, VendorHistory]], now: datetime) -> Mar
 def freshness_chart(
     lanes: list[tuple[str, list[datetime], timedelta]], now: datetime, window: timedelta
 ) -> Markup:
-    """One lane per vendor: green while its last copy was within its RPO, red after."""
+    """One lane per vendor: green while its last copy was within its RPO, red after.
+
+    The time axis ends at `now`, the build time, labelled as a time like the other ticks.
+    """
     copies = [when for _, times, _ in lanes for when in times]
     earliest = min(copies) if copies else now - timedelta(hours=1)
     start = max(earliest - (now - earliest) * 0.05, now - window)
@@ -146,7 +153,7 @@ def freshness_chart(
         ticks.append(
             f'<line x1="{x(when):.1f}" y1="20" x2="{x(when):.1f}" y2="{bottom}" class="grid"/>'
             f'<text x="{x(when):.1f}" y="{bottom + 16}" text-anchor="{anchor}" class="axis">'
-            f"{escape(_fmt_time(when, now - start) if k < 4 else 'now')}</text>"
+            f"{escape(_fmt_time(when, now - start))}</text>"
         )
     legend = (
         f'<rect x="{label_w}" y="4" width="12" height="10" fill="{FRESH}" fill-opacity="0.55"/>'

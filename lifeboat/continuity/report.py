@@ -158,33 +158,51 @@ def day(value: datetime | None) -> str:
     return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d")
 
 
-def ago(value: datetime | None, now: datetime) -> str:
-    if value is None:
-        return "never"
-    minutes = (now - value).total_seconds() / 60
-    if minutes < 1:
-        return "just now"
+def _round(value: float) -> int:
+    # Half up, as the page's script rounds (Math.round), so both say the same age.
+    return int(value + 0.5)
+
+
+def span(minutes: float) -> str:
+    """A length of time as a person says it: "12 min", "3 h", "2 days" (the page says the same)."""
     if minutes < 120:
-        return f"{minutes:.0f} min ago"
-    if minutes < 48 * 60:
-        return f"{minutes / 60:.0f} h ago"
-    return f"{minutes / 1440:.0f} days ago"
+        return f"{_round(minutes)} min"
+    if minutes < 24 * 60:
+        return f"{_round(minutes / 60)} h"
+    days = _round(minutes / 1440)
+    return f"{days} day" if days == 1 else f"{days} days"
 
 
-def duration(minutes: int | float | None) -> str:
+def age_as_of(value: datetime | None, now: datetime) -> str:
+    """A copy's age, anchored to when it was measured: true whenever the page is read.
+
+    The page's script replaces it with the age from the reader's clock ("3 h ago"); this is
+    what is left when scripts are off.
+    """
+    if value is None:
+        return "never copied"
+    minutes = (now - value).total_seconds() / 60
+    old = "under a minute" if minutes < 1 else span(minutes)
+    return f"{old} old as of {when(now)}"
+
+
+def duration(minutes: int | None) -> str:
+    """An RPO as configured, in words: "30 min", "4 h", "1 day"."""
     if minutes is None:
         return "—"
-    minutes = int(minutes)
     if minutes and minutes % 1440 == 0:
-        return f"{minutes // 1440}d"
+        days = minutes // 1440
+        return f"{days} day" if days == 1 else f"{days} days"
     if minutes and minutes % 60 == 0:
-        return f"{minutes // 60}h"
-    return f"{minutes}m"
+        return f"{minutes // 60} h"
+    return f"{minutes} min"
 
 
 def stamp(value: datetime | None) -> str:
-    """A sort key for a time cell (ISO text sorts in time order)."""
-    return "" if value is None else value.astimezone(UTC).isoformat()
+    """ISO time in UTC, one width (so the text sorts in time order) that browsers parse."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _runbooks(inventory: Inventory, status: list[vs.VendorStatus]) -> list[dict[str, Any]]:
@@ -217,6 +235,24 @@ def _runbooks(inventory: Inventory, status: list[vs.VendorStatus]) -> list[dict[
             }
         )
     return books
+
+
+def _strictest(status: list[vs.VendorStatus]) -> dict[str, Any] | None:
+    """The copy with the shortest RPO: the report is out of date once it is older than that."""
+    if not status:
+        return None
+    row = min(status, key=lambda r: r.rpo_minutes)
+    return {
+        "minutes": row.rpo_minutes,
+        "text": duration(row.rpo_minutes),
+        "label": f"{row.title} {row.dataset}",
+    }
+
+
+def _worst(summary: dict[str, list[str]], status: list[vs.VendorStatus]) -> list[list[str]]:
+    """[vendor, its worst state] in the order of the status rows, for the page to regroup."""
+    state_of = {title: state for state, titles in summary.items() for title in titles}
+    return [[title, state_of[title]] for title in dict.fromkeys(r.title for r in status)]
 
 
 def _environment() -> Environment:
@@ -282,12 +318,15 @@ def write_report(
     groups = {
         kind: [w for w in work if w["kind"] == kind] for kind in ("ticket", "invoice", "renewal")
     }
+    summary = vs.summary(status)
     context = {
         "now": now,
         "as_of": as_of,
         "renewal_days": meta.get("renewal_window_days", RENEWAL_WINDOW.days),
-        "summary": vs.summary(status),
-        "headline": vs.headline(vs.summary(status)),
+        "summary": summary,
+        "headline": vs.headline(summary),
+        "worst": _worst(summary, status),
+        "strictest": _strictest(status),
         "status": status,
         "topology": topology,
         "contacts": contacts,
@@ -311,7 +350,7 @@ def write_report(
         },
     }
     env = _environment()
-    env.filters["ago"] = lambda value: ago(value, now)
+    env.filters["age_as_of"] = lambda value: age_as_of(value, now)
     html = env.get_template("report.html.j2").render(**context)
     md_rows = min(MARKDOWN_ROWS, len(contacts))
     markdown = env.get_template("report.md.j2").render(
