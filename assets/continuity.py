@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.mysql import GROUP as MYSQL_GROUP
+from assets.mysql import HEALTH_KEY, READINESS_KEY
 from assets.outcomes import failure_outcome, failure_text
 from lifeboat import names
 from lifeboat.config import Inventory
@@ -46,6 +48,25 @@ OPEN_WORK_SOURCES = (
     ("stripe", "subscriptions"),
     ("stripe", "customers"),
 )
+AUTOMATION_SENSOR = "continuity_automation"
+# The bad-day kit rebuilds itself: when a copy lands or fails (a lockout belongs in the
+# report), or when the MySQL topology's state changes (a new primary, a replica gone wrong;
+# not every probe). It waits while a copy it reads is still running.
+_MYSQL = dg.AssetSelection.groups(MYSQL_GROUP)
+REBUILD = (
+    (
+        dg.AutomationCondition.newly_missing()
+        | dg.AutomationCondition.any_deps_updated().ignore(_MYSQL)
+        | dg.AutomationCondition.any_deps_match(
+            dg.AutomationCondition.execution_failed().newly_true()
+        ).ignore(_MYSQL)
+        | dg.AutomationCondition.any_deps_match(
+            dg.AutomationCondition.data_version_changed()
+        ).allow(_MYSQL)
+    ).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("rebuild when a copy or the topology changes")
 FAILED_RUN = (dg.DagsterRunStatus.FAILURE,)
 FINISHED_RUN = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
 
@@ -129,6 +150,7 @@ def continuity(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     @dg.asset(
         key=CONTACTS_KEY,
         group_name=GROUP,
+        automation_condition=REBUILD,
         kinds={"duckdb", "csv", "parquet"},
         deps=_copied(inventory, CONTACT_SOURCES),
         description="Every customer once, across all vendors, with how to reach them.",
@@ -160,6 +182,7 @@ def continuity(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     @dg.asset(
         key=OPEN_WORK_KEY,
         group_name=GROUP,
+        automation_condition=REBUILD,
         kinds={"duckdb", "csv", "parquet"},
         deps=[*_copied(inventory, OPEN_WORK_SOURCES), CONTACTS_KEY],
         description="Tickets waiting, invoices unpaid and subscriptions about to renew.",
@@ -190,6 +213,7 @@ def continuity(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     @dg.asset(
         key=VENDOR_STATUS_KEY,
         group_name=GROUP,
+        automation_condition=REBUILD,
         kinds={"csv"},
         deps=every_table,
         description="Per vendor: how fresh the copy is, whether its RPO is met, what is failing.",
@@ -216,8 +240,10 @@ def continuity(inventory: Inventory, data_dir: Path) -> dg.Definitions:
     @dg.asset(
         key=REPORT_KEY,
         group_name=GROUP,
+        automation_condition=REBUILD,
         kinds={"html", "markdown"},
-        deps=[CONTACTS_KEY, OPEN_WORK_KEY, VENDOR_STATUS_KEY],
+        # The report shows the MySQL topology too: its state is an input.
+        deps=[CONTACTS_KEY, OPEN_WORK_KEY, VENDOR_STATUS_KEY, HEALTH_KEY, READINESS_KEY],
         description="The bad-day report: one HTML file that opens offline, plus a Markdown copy.",
     )
     def report(
@@ -244,6 +270,16 @@ def continuity(inventory: Inventory, data_dir: Path) -> dg.Definitions:
                 selection=dg.AssetSelection.groups(GROUP),
                 description="Rebuild contacts, open work, vendor status and the report "
                 "from the copies as they are.",
+            )
+        ],
+        sensors=[
+            dg.AutomationConditionSensorDefinition(
+                AUTOMATION_SENSOR,
+                target=dg.AssetSelection.groups(GROUP),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=30,
+                description="Rebuilds the bad-day kit (contacts, open work, vendor status, "
+                "the report) when a copy lands or fails, or the MySQL topology changes.",
             )
         ],
     )

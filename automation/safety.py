@@ -268,7 +268,14 @@ def restore_drill(inventory: Inventory, vendor: str) -> dg.AssetChecksDefinition
                 check_name=RESTORE_DRILL,
                 passed=not problems,
                 severity=dg.AssetCheckSeverity.ERROR,
-                description=report.summary() if not problems else "; ".join(problems),
+                description=(
+                    "; ".join(problems)
+                    if problems
+                    else (
+                        f"{title} {dataset}: {table.restored_rows or 0:,} rows restored from "
+                        "its snapshot; count and checksum match the live copy"
+                    )
+                ),
                 metadata=metadata,
             )
 

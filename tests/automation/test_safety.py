@@ -152,6 +152,13 @@ def test_restore_drill_runs_daily_apart_from_the_copies_and_passes(scene: Scene)
     assert set(drills) == STRIPE_DATASETS
     assert all(e.passed for e in drills.values())
     assert drills["charges"].metadata["live_rows"].value >= 150
+    # Each dataset's check speaks of that dataset alone, with its own row count.
+    for dataset, evaluation in drills.items():
+        rows = evaluation.metadata["restored_rows"].value
+        assert evaluation.description == (
+            f"Stripe {dataset}: {rows:,} rows restored from its snapshot; "
+            "count and checksum match the live copy"
+        )
 
 
 def test_a_run_that_copies_with_the_checks_selected_skips_the_drill(scene: Scene) -> None:

@@ -45,10 +45,13 @@ def test_assets_sit_downstream_of_the_vendor_tables(tmp_path: Path, home: Path) 
     assert dg.AssetKey(["zendesk", "tickets"]) in graph.get(OPEN_WORK_KEY).parent_keys
     assert CONTACTS_KEY in graph.get(OPEN_WORK_KEY).parent_keys
     assert dg.AssetKey(["ga4", "daily_metrics"]) in graph.get(VENDOR_STATUS_KEY).parent_keys
+    # The report shows the MySQL topology: the health assets feed it in the lineage.
     assert set(graph.get(REPORT_KEY).parent_keys) == {
         CONTACTS_KEY,
         OPEN_WORK_KEY,
         VENDOR_STATUS_KEY,
+        dg.AssetKey(["mysql", "replica_health"]),
+        dg.AssetKey(["mysql", "failover_readiness"]),
     }
 
 
