@@ -1,23 +1,65 @@
-"""The `lifeboat` command: demo, ui, emulate, sync and status."""
+"""The `lifeboat` command: its subcommands, and the one path a failure takes to a person."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import socket
 import sys
-from datetime import UTC, datetime
+import textwrap
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pymysql
 
 from emulators import server as emulator_server
+from emulators.credentials import demo_credentials
 from lifeboat import demo as demo_cli
-from lifeboat import doctor, restore_cli
-from lifeboat.config import home, inventory, load_inventory
+from lifeboat import doctor, messages, restore_cli
+from lifeboat.config import Inventory, home, inventory, load_inventory
 from lifeboat.continuity import cli as continuity_cli
-from lifeboat.errors import LifeboatError
+from lifeboat.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    OTHER_EXITS,
+    CopyBusy,
+    EmulatorsDown,
+    LifeboatError,
+    MissingCredential,
+    StorageError,
+    VendorError,
+    declared_exits,
+    exit_code,
+)
+from lifeboat.instance import DEMO_ENV, PROJECT_ROOT
+from lifeboat.secrets import mask, secret_values
 from lifeboat.status import copy_status, format_set_aside, format_table, set_aside
 from pipelines.registry import vendors
 from replication import cli as replication_cli
+from replication.errors import ReplicationError
+from replication.topology import describe_error
+
+if TYPE_CHECKING:
+    from pipelines.base import VendorContext
+
+# LIFEBOAT_DEBUG=1 does what --debug does: a failure prints its traceback too.
+DEBUG_ENV = "LIFEBOAT_DEBUG"
+# How long a look at the local emulators' port waits: they answer in milliseconds.
+EMULATOR_PROBE_SECONDS = 3.0
+# Names one machine calls itself by; an emulator address in lifeboat.yaml may use any.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+# What is safe when a command stops midway, said in the one line about it.
+SAFE_DEFAULT = "nothing already copied was lost"
+MIDWAY = "the MySQL servers may be midway through the {}: run `lifeboat ls` before anything else"
+SAFE = {command: MIDWAY.format(command) for command in ("switch", "failover")}
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -25,32 +67,24 @@ def cmd_emulate(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from pipelines.base import VendorContext
+    """Copy each vendor in turn; one vendor's failure is said and the others still copy."""
     from pipelines.runner import sync
 
     inv = inventory().bind(vendors())
-    for vendor in args.vendors or list(inv.enabled_vendors()):
+    chosen = args.vendors or list(inv.enabled_vendors())
+    for vendor in chosen:
         if vendor not in inv.vendors:
             raise LifeboatError(f"{vendor}: not in {inv.source_path}; add it under vendors:")
-        config = inv.vendors[vendor]
-        credentials = {}
-        for name, env in inv.credential_envs(vendor).items():
-            value = os.environ.get(env)
-            if not value:
-                raise LifeboatError(
-                    f"{vendor}: environment variable {env} is not set "
-                    f"(credentials.{name} in {inv.source_path})"
-                )
-            credentials[name] = value
-        ctx = VendorContext(
-            vendor,
-            inv.base_url(vendor),
-            credentials,
-            config.options,
-            tuple(inv.enabled_datasets(vendor)),
-            entry=inv.registry[vendor],
-        )
-        result = sync(ctx, home())
+    failed = EXIT_OK
+    for vendor in chosen:
+        ctx = None
+        try:
+            ctx = vendor_context(inv, vendor)
+            result = sync(ctx, home())
+        except (VendorError, CopyBusy, MissingCredential) as exc:
+            code = tell(exc, args, secrets=tuple(ctx.credentials.values()) if ctx else ())
+            failed = failed or code
+            continue
         for table, figures in sorted(result.tables.items()):
             print(f"{vendor}/{table}: {figures.rows_loaded:,} loaded, {figures.rows_held:,} held")
         for table, found in sorted(result.drift.items()):
@@ -61,7 +95,68 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     f"{vendor}/{table}: {found.quarantined:,} records set aside in _quarantine "
                     f"({', '.join(found.misfit_columns)} no longer fit)"
                 )
-    return 0
+    return failed
+
+
+def at_emulators(inv: Inventory, base_url: str) -> bool:
+    """Whether `base_url` is the address of the local emulators lifeboat.yaml configures."""
+    url = urlsplit(base_url)
+    host, emulator = url.hostname or "", inv.emulator
+    same_host = host == emulator.host or {host, emulator.host} <= LOOPBACK
+    return same_host and url.port == emulator.port
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=EMULATOR_PROBE_SECONDS):
+            return True
+    except OSError:
+        return False
+
+
+def vendor_context(inv: Inventory, vendor: str) -> VendorContext:
+    """What `sync` needs for `vendor`; a vendor pointed at the local emulators may copy with
+    their demo keys (emulators/demo.env) when its variables are not set, and says so."""
+    from pipelines.base import VendorContext
+
+    base_url = inv.base_url(vendor)
+    emulated = at_emulators(inv, base_url)
+    where = f"{inv.emulator.host}:{inv.emulator.port}"
+    if emulated and not _answers(inv.emulator.host, inv.emulator.port):
+        raise EmulatorsDown(
+            f"{vendor}: {inv.source_path.name} points {inv.registry.title(vendor)} at the local "
+            f"emulators ({where}) and nothing answers there, so nothing was copied or changed; "
+            f"start them (`make ui` in another terminal, or `lifeboat emulate --port "
+            f"{inv.emulator.port} --start {datetime.now(UTC):%Y-%m-%d}`), then run again"
+        )
+    demo = demo_credentials([vendor], DEMO_ENV)[vendor] if emulated else {}
+    credentials, borrowed = {}, []
+    for name, env in inv.credential_envs(vendor).items():
+        value = os.environ.get(env) or demo.get(name)
+        if not value:
+            raise MissingCredential(
+                f"{vendor}: environment variable {env} is not set "
+                f"(credentials.{name} in {inv.source_path}); export it, then run again"
+            )
+        if not os.environ.get(env):
+            borrowed.append(env)
+        credentials[name] = value
+    if borrowed:
+        names = " and ".join(borrowed)
+        print(
+            f"{vendor}: {names} {'is' if len(borrowed) == 1 else 'are'} not set and "
+            f"{vendor} points at the local emulators ({where}): using their demo "
+            f"{'key' if len(borrowed) == 1 else 'keys'} from {DEMO_ENV.relative_to(PROJECT_ROOT)}"
+        )
+    config = inv.vendors[vendor]
+    return VendorContext(
+        vendor,
+        base_url,
+        credentials,
+        config.options,
+        tuple(inv.enabled_datasets(vendor)),
+        entry=inv.registry[vendor],
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -77,7 +172,7 @@ def cmd_asof(args: argparse.Namespace) -> int:
     import duckdb
 
     from pipelines.history import as_of
-    from pipelines.runner import DATASET, warehouse_path
+    from pipelines.runner import DATASET, storage_failure, warehouse_path
 
     database = warehouse_path(home(), args.vendor)
     if not database.exists():
@@ -90,7 +185,13 @@ def cmd_asof(args: argparse.Namespace) -> int:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    with duckdb.connect(str(database), read_only=True) as con:
+    try:
+        connection = duckdb.connect(str(database), read_only=True)
+    except duckdb.Error as exc:  # held by another program, or damaged: named as a sync names it
+        if (named := storage_failure(exc, args.vendor, home())) is None:
+            raise
+        raise named from exc
+    with connection as con:
         try:
             rows = as_of(con, DATASET, args.table, when, include_deleted=args.deleted)
         except duckdb.CatalogException:
@@ -98,6 +199,8 @@ def cmd_asof(args: argparse.Namespace) -> int:
                 f"{args.vendor} has no history of {args.table!r}; "
                 f"see `lifeboat status` for its datasets"
             ) from None
+        count = _count(rows)
+        hint = None if count else _nothing_held(con, args, when)
         if args.csv:
             folder = Path(args.csv).resolve().parent
             if not folder.is_dir():
@@ -112,10 +215,44 @@ def cmd_asof(args: argparse.Namespace) -> int:
                     f"cannot write {args.csv} (not permitted, or the disk is full); "
                     "name another file"
                 ) from None
-            print(f"{len(rows.fetchall()):,} rows as of {when.isoformat()} written to {args.csv}")
+            done = f"{count:,} rows as of {when.isoformat()} written to {args.csv}"
+            print(f"{done}; {hint}" if hint else done)
+        elif hint:
+            print(hint)
         else:
             rows.limit(args.limit).show(max_width=200)
     return 0
+
+
+def _count(rows: Any) -> int:
+    return rows.aggregate("count(*)").fetchall()[0][0]
+
+
+def _nothing_held(con: Any, args: argparse.Namespace, when: datetime) -> str:
+    """Why `asof` found no rows at `when`, and a time to ask for instead: one sentence."""
+    from pipelines.history import VERSIONS_SUFFIX, as_of
+    from pipelines.runner import DATASET
+
+    view = '"' + (args.table + VERSIONS_SUFFIX).replace('"', '""') + '"'
+    start = con.execute(f"SELECT min(valid_from) FROM {DATASET}.{view}").fetchall()[0][0]
+    then = messages.when(when)
+    what = f"{args.vendor} {args.table}"
+    if start is None:
+        return f"the copy holds no {what} yet; run `lifeboat sync {args.vendor}` first"
+    start = start.astimezone(UTC)
+    if when < start:
+        later = (start + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+        return (
+            f"nothing was held at {then}: the copy's history of {what} starts "
+            f"{messages.when(start)} (its first copy); ask for a later time, e.g. "
+            f"`lifeboat asof {args.vendor} {args.table} {later}`"
+        )
+    deleted = as_of(con, DATASET, args.table, when, include_deleted=True)
+    if not args.deleted and _count(deleted):
+        return (
+            f"every record of {what} held at {then} was deleted upstream; add --deleted to see them"
+        )
+    return f"the copy held no {what} at {then} (its history starts {messages.when(start)})"
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -129,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lifeboat",
         description="Keep your business's data safe from a vendor, a cloud or a database failing.",
+        epilog=exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=_truthy(os.environ.get(DEBUG_ENV)),
+        help=f"print a failure's traceback too (also {DEBUG_ENV}=1)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="copy every vendor from the local emulators through Dagster")
@@ -172,24 +317,152 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def exit_codes() -> dict[int, str]:
+    """Every exit code of the `lifeboat` command and what it means, lowest first."""
+    pairs = [*OTHER_EXITS.items(), *declared_exits(), *replication_cli.EXIT_CODES.values()]
+    return dict(sorted(pairs))
+
+
+def exit_code_help() -> str:
+    """The exit code table, as `lifeboat --help` ends."""
+    lines = ["exit codes:"]
+    for code, meaning in exit_codes().items():
+        lines += textwrap.wrap(
+            meaning, width=88, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7
+        )
+    return "\n".join(lines)
+
+
+def _secrets() -> tuple[str, ...]:
+    """The values of every credential the inventory names, to mask in any message; none
+    when the inventory itself cannot be read (its own error says so, and holds none)."""
+    try:
+        inv = inventory().bind(vendors())
+        names = [env for vendor in inv.vendors for env in inv.credential_envs(vendor).values()]
+    except Exception:  # the failure being told is what matters here
+        return ()
+    return secret_values(names)
+
+
+def _explained(error: VendorError, secrets: tuple[str, ...]) -> str:
+    """A vendor's failure as Dagster's copy step tells it (assets.outcomes.copy_failure)."""
+    try:
+        facts = messages.gather_facts(error.vendor, home(), inventory().bind(vendors()))
+    except Exception:  # without the facts, the error's own sentence still holds
+        return str(error)
+    return messages.explain(error, facts, secrets)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps: its cause, its context, and a dlt step's `exception`."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [current.__cause__, current.__context__, getattr(current, "exception", None)]
+
+
+def describe(exc: BaseException, command: str | None) -> tuple[str, int]:
+    """The one message a person reads for `exc` ending `command`, and the exit code."""
+    safe = SAFE.get(command or "", SAFE_DEFAULT)
+    replication = {cls: code for cls, (code, _) in replication_cli.EXIT_CODES.items()}
+    if any(isinstance(cause, KeyboardInterrupt) for cause in _chain(exc)):
+        then = "" if command in SAFE else ", and the next run puts right what this one left"
+        return f"interrupted (Ctrl-C); {safe}{then}", EXIT_INTERRUPTED
+    if isinstance(exc, VendorError):
+        return _explained(exc, _secrets()), exit_code(exc)
+    if isinstance(exc, LifeboatError):
+        return str(exc), exit_code(exc, replication)
+    if (error := messages.vendor_error_in(exc)) is not None:
+        return _explained(error, _secrets()), exit_code(error)
+    if isinstance(exc, pymysql.MySQLError):
+        return (
+            f"a MySQL server answered {describe_error(exc)}; see the servers' state with "
+            "`lifeboat ls` before trying again"
+        ), replication[ReplicationError]
+    if isinstance(exc, SystemExit) and isinstance(exc.code, str):
+        return exc.code, LifeboatError.exit_code  # the emulators' refusal (they import no lifeboat)
+    if isinstance(exc, OSError) and exc.filename:
+        reason = (exc.strerror or str(exc)).lower()
+        return (
+            f"cannot use {exc.filename}: {reason}; {safe}; check that path (it must exist, "
+            "be writable and have room), then run again"
+        ), StorageError.exit_code
+    text = " ".join(str(exc).split()) or "no message"
+    return (
+        f"unexpected error ({type(exc).__name__}: {text}); {safe}; "
+        "run again with --debug for the traceback"
+    ), EXIT_UNEXPECTED
+
+
+def tell(exc: BaseException, args: argparse.Namespace, secrets: tuple[str, ...] = ()) -> int:
+    """Say `exc` on stderr in one message (its traceback first with --debug); its exit code."""
+    if getattr(args, "debug", False):
+        traceback.print_exception(exc, file=sys.stderr)
+    text, code = describe(exc, getattr(args, "command", None))
+    print(f"lifeboat: {mask(text, (*secrets, *_secrets()))}", file=sys.stderr, flush=True)
+    return code
+
+
+class _Terminal(logging.StreamHandler):
+    """Progress lines to whatever stderr is when they are logged (a test may swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def _only_critical(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.CRITICAL
+
+
+def _log_to_terminal(debug: bool) -> None:
+    """Progress on stderr (one handler per process); dlt's own log only with --debug."""
+    logger = logging.getLogger("lifeboat")
+    if not any(isinstance(h, _Terminal) for h in logger.handlers):
+        handler = _Terminal()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    # dlt logs a failed load job with its traceback before raising; lifeboat says what
+    # happened in one sentence (a filter: dlt resets its logger's level whenever a pipeline
+    # starts).
+    if debug:
+        logging.getLogger("dlt").removeFilter(_only_critical)
+    else:
+        logging.getLogger("dlt").addFilter(_only_critical)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Under Dagster (demo, ui), its own log shows progress.
     if args.func not in (demo_cli.cmd_demo, demo_cli.cmd_ui):
-        # dlt logs a failed load job with its traceback before raising; lifeboat says what
-        # happened in one sentence, so dlt's own log says only what is critical (a filter:
-        # dlt resets its logger's level whenever a pipeline starts).
-        logging.getLogger("dlt").addFilter(lambda record: record.levelno >= logging.CRITICAL)
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        logger = logging.getLogger("lifeboat")
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        _log_to_terminal(args.debug)
     try:
-        return args.func(args)
-    except LifeboatError as exc:
-        print(f"lifeboat: {exc}", file=sys.stderr)
-        return 2
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a reader that went away is caught
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): say nothing more, and let exit flush nowhere.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except (Exception, KeyboardInterrupt, SystemExit) as exc:
+        if isinstance(exc, SystemExit) and not isinstance(exc.code, str):
+            raise
+        return tell(exc, args)
 
 
 if __name__ == "__main__":

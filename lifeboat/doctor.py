@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lifeboat.config import Inventory, home, inventory
-from lifeboat.errors import CopyBusy, LifeboatError
+from lifeboat.errors import EXIT_FOUND_PROBLEM, EXIT_OK, CopyBusy, LifeboatError
 from lifeboat.instance import dagster_home, release_stopped_runs
 from lifeboat.paths import DataHome
 from pipelines.registry import vendors
@@ -77,9 +77,11 @@ def _quiet(logger: str) -> Iterator[None]:
 
 def examine(data: Path, inv: Inventory, vendor: str) -> Diagnosis:
     """Recover `vendor` as a sync would, then check its files in full and repair them."""
+    import duckdb
+
     from pipelines.integrity import check_copy, check_parts
     from pipelines.recovery import recover, sync_lock
-    from pipelines.runner import make_pipeline, snapshot_copy, table_keys
+    from pipelines.runner import make_pipeline, snapshot_copy, storage_failure, table_keys
     from pipelines.snapshot import read_manifest
 
     diagnosis = Diagnosis(vendor, inv.registry.title(vendor))
@@ -121,6 +123,10 @@ def examine(data: Path, inv: Inventory, vendor: str) -> Diagnosis:
             diagnosis.remaining += [p.sentence for p in check_copy(data, vendor)]
     except CopyBusy as busy:
         diagnosis.busy = str(busy).removeprefix(f"{vendor}: ")
+    except duckdb.Error as exc:  # another program holds the file: said as a sync says it
+        if (named := storage_failure(exc, vendor, data)) is None:
+            raise
+        diagnosis.busy = str(named).removeprefix(f"{vendor}: ")
     return diagnosis
 
 
@@ -139,7 +145,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     results = [examine(home(), inv, vendor) for vendor in chosen]
     for result in results:
         print(result.line())
-    return 0 if all(r.healthy for r in results) else 1
+    return EXIT_OK if all(r.healthy for r in results) else EXIT_FOUND_PROBLEM
 
 
 def release_dagster_runs(data: Path) -> list[str]:

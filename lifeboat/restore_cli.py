@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from lifeboat.config import home
-from lifeboat.errors import LifeboatError
+from lifeboat.errors import LifeboatError, StorageError
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -20,7 +20,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
             f"{target} is a file, not a directory; name an empty directory for "
             f"{args.vendor}.duckdb (it is created if it does not exist)"
         )
-    result = restore_vendor(home(), args.vendor, target, allow_partial=args.allow_partial)
+    try:
+        result = restore_vendor(home(), args.vendor, target, allow_partial=args.allow_partial)
+    except OSError as exc:
+        culprit = Path(exc.filename or "/").resolve()
+        if not exc.filename or not (
+            target.is_relative_to(culprit) or culprit.is_relative_to(target)
+        ):
+            raise
+        raise StorageError(
+            f"cannot restore into {target}: {(exc.strerror or str(exc)).lower()}; nothing was "
+            f"restored and the copy is unchanged; name a directory you can write"
+        ) from exc
     for table, rows in sorted(result.rows.items()):
         print(f"{args.vendor}/{table}: {rows:,} rows restored")
     # Loud, on stderr and in capitals: a partial restore must never pass for a whole one.

@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lifeboat.config import home, load_inventory
-from lifeboat.errors import LifeboatError
+from lifeboat.errors import EXIT_FOUND_PROBLEM, EXIT_OK, ConfigError
 from lifeboat.paths import DataHome
 from lifeboat.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE
-from replication.errors import RollbackFailed, SwitchFailed, SwitchRefused, TopologyConfigError
+from replication.errors import (
+    FailoverFailed,
+    ReplicationError,
+    RollbackFailed,
+    SandboxError,
+    SwitchFailed,
+    SwitchRefused,
+    TopologyConfigError,
+)
 from replication.failover import failover
 from replication.history import History, history_path
 from replication.probe import ERROR, Health, probe
@@ -21,7 +28,17 @@ from replication.sandbox import Sandbox
 from replication.switch import switch
 from replication.topology import Topology, from_config, load_sandbox
 
-OK, FAILED, REFUSED, NEEDS_PERSON = 0, 1, 2, 3
+# The exit code of each replication failure and what it means (the `lifeboat` command reads
+# this table: lifeboat.errors, the ground, cannot import this package's errors).
+EXIT_CODES: dict[type[ReplicationError], tuple[int, str]] = {
+    ReplicationError: (20, "MySQL: a server did not answer or refused what was asked"),
+    TopologyConfigError: (ConfigError.exit_code, ConfigError.exit_meaning),
+    SwitchRefused: (21, "switch or failover refused before changing anything (the reason is said)"),
+    SwitchFailed: (22, "switch failed midway and was rolled back to the old primary"),
+    RollbackFailed: (23, "switch failed and so did its rollback: a person must act now"),
+    FailoverFailed: (24, "failover stopped midway: the message says the servers' state"),
+    SandboxError: (25, "the MySQL sandbox could not be started, stopped or read"),
+}
 
 
 def register(subparsers: Any) -> None:
@@ -86,26 +103,6 @@ def resolve_topology(use_sandbox: bool = False, config_path: Path | None = None)
         ) from None
 
 
-def _guard(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def guarded(args: argparse.Namespace) -> int:
-        try:
-            return run(args)
-        except SwitchRefused as exc:
-            print(str(exc), file=sys.stderr)
-            return REFUSED
-        except RollbackFailed as exc:
-            print(str(exc), file=sys.stderr)
-            return NEEDS_PERSON
-        except (SwitchFailed, LifeboatError) as exc:
-            print(str(exc), file=sys.stderr)
-            return FAILED
-
-    guarded.__name__ = run.__name__
-    guarded.__doc__ = run.__doc__
-    return guarded
-
-
-@_guard
 def cmd_sandbox_up(args: argparse.Namespace) -> int:
     """Start the sandbox and print where its topology description is."""
     sandbox = _sandbox()
@@ -113,10 +110,9 @@ def cmd_sandbox_up(args: argparse.Namespace) -> int:
     print(
         f"sandbox is up; topology: {sandbox.topology_file} (secrets in {sandbox.credentials_file})"
     )
-    return OK
+    return EXIT_OK
 
 
-@_guard
 def cmd_sandbox_down(args: argparse.Namespace) -> int:
     sandbox = _sandbox()
     if getattr(args, "purge", False):
@@ -125,19 +121,18 @@ def cmd_sandbox_down(args: argparse.Namespace) -> int:
     else:
         sandbox.down()
         print("sandbox stopped; its data stays for the next `lifeboat sandbox up`")
-    return OK
+    return EXIT_OK
 
 
-@_guard
 def cmd_sandbox_status(args: argparse.Namespace) -> int:
     statuses = _sandbox().status()
     if not statuses:
         print("no sandbox; start one with `lifeboat sandbox up`")
-        return FAILED
+        return EXIT_FOUND_PROBLEM
     for s in statuses:
         state = f"running (pid {s.pid})" if s.running else "stopped"
         print(f"{s.name:<8} 127.0.0.1:{s.port:<6} {state}")
-    return OK if all(s.running for s in statuses) else FAILED
+    return EXIT_OK if all(s.running for s in statuses) else EXIT_FOUND_PROBLEM
 
 
 def format_health(health: Health) -> str:
@@ -178,22 +173,19 @@ def format_health(health: Health) -> str:
     return "\n".join(lines)
 
 
-@_guard
 def cmd_ls(args: argparse.Namespace) -> int:
     """Probe the topology and print it; exit 1 when anything is ERROR."""
     health = probe(resolve_topology(args.sandbox))
     print(format_health(health))
-    return FAILED if any(f.severity == ERROR for f in health.findings) else OK
+    return EXIT_FOUND_PROBLEM if any(f.severity == ERROR for f in health.findings) else EXIT_OK
 
 
-@_guard
 def cmd_switch(args: argparse.Namespace) -> int:
     topology = resolve_topology(args.sandbox)
     switch(topology, to=args.to, out=_flush_print, history=History(history_path(home())))
-    return OK
+    return EXIT_OK
 
 
-@_guard
 def cmd_failover(args: argparse.Namespace) -> int:
     topology = resolve_topology(args.sandbox)
     failover(
@@ -203,7 +195,7 @@ def cmd_failover(args: argparse.Namespace) -> int:
         out=_flush_print,
         history=History(history_path(home())),
     )
-    return OK
+    return EXIT_OK
 
 
 def _flush_print(line: str) -> None:

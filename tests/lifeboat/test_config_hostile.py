@@ -95,7 +95,7 @@ def test_check_config_refuses_a_pasted_key_in_capitals_without_printing_it(
     path = write(
         tmp_path, "vendors:\n  stripe:\n    credentials: {api_key: SK_LIVE_ABCDEF123456}\n"
     )
-    assert main(["check-config", str(path)]) == 2
+    assert main(["check-config", str(path)]) == ConfigError.exit_code
     out, err = capsys.readouterr()
     assert "vendors.stripe.credentials.api_key" in err
     assert "ABCDEF123456" not in out + err
@@ -254,7 +254,7 @@ def test_an_inventory_at_the_limits_loads_in_dagster(
 def test_check_config_refuses_just_past_the_limits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], past: dict[str, str], field: str
 ) -> None:
-    assert main(["check-config", str(limits(tmp_path, **past))]) == 2
+    assert main(["check-config", str(limits(tmp_path, **past))]) == ConfigError.exit_code
     assert field in capsys.readouterr().err
 
 
@@ -281,7 +281,7 @@ def test_check_config_refuses_what_dagster_could_not_load(
     text = limits(tmp_path, name="acme_bookings").read_text()
     assert change[0] in text
     path = write(tmp_path, text.replace(*change))
-    assert main(["check-config", str(path)]) == 2
+    assert main(["check-config", str(path)]) == ConfigError.exit_code
     assert field in capsys.readouterr().err
 
 

@@ -20,6 +20,7 @@ from emulators.server import EmulatorServer
 from lifeboat import cli
 from lifeboat.config import inventory
 from lifeboat.continuity.history import vendor_history
+from lifeboat.errors import LifeboatError
 from pipelines.base import VendorContext
 from pipelines.integrity import check_database, check_manifest, check_parts
 from pipelines.registry import vendors
@@ -320,7 +321,7 @@ def test_restore_refuses_a_snapshot_that_lacks_a_table(
 
     assert (
         run_cli(["restore", "stripe", "--to", str(tmp_path / "cli")], copied, server, monkeypatch)
-        == 2
+        == LifeboatError.exit_code
     )
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and err.startswith("lifeboat: stripe: the snapshot cannot be")
@@ -390,7 +391,7 @@ def test_restore_and_drill_refuse_a_damaged_manifest_naming_it(
     ]
     assert (
         run_cli(["restore", "stripe", "--to", str(tmp_path / "cli")], copied, server, monkeypatch)
-        == 2
+        == LifeboatError.exit_code
     )
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and named in err and "Traceback" not in out + err

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 
 import pytest
 
+from lifeboat import cli as lifeboat_cli
+from lifeboat.errors import EXIT_FOUND_PROBLEM, ConfigError
 from lifeboat.paths import DataHome
 from lifeboat.settings import HOME_ENV
 from replication import cli
+from replication.errors import SwitchRefused
 from replication.sandbox import Sandbox
 from tests.replication.conftest import MakeSandbox
 from tests.replication.helpers import wait_replicating
 
+REFUSED = cli.EXIT_CODES[SwitchRefused][0]
+
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="lifeboat")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return args.func(args)
+    """`lifeboat ARGV` as a person runs it: a failure is one message and its exit code."""
+    return lifeboat_cli.main(list(argv))
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_ls_exits_1_and_names_the_problem(in_home: Sandbox, capsys: pytest.Captu
 
     out = capsys.readouterr().out
     # The IO thread may still be connecting on the first probe or already failed.
-    assert code == 1
+    assert code == EXIT_FOUND_PROBLEM
     assert "ERROR replication_broken: replication on beta is broken" in out
     assert "wrong-password" not in out
 
@@ -120,18 +122,18 @@ def test_switch_prints_each_step_and_records_it(
         assert secret not in history.read_text()
 
 
-def test_switch_refusal_exits_2_with_a_reason(
+def test_switch_refusal_exits_with_its_code_and_a_reason(
     in_home: Sandbox, capsys: pytest.CaptureFixture
 ) -> None:
     primary = _primary(in_home)
-    assert run("switch", "--sandbox", "--to", primary) == 2
+    assert run("switch", "--sandbox", "--to", primary) == REFUSED
     assert f"refusing to switch: {primary} is already the primary" in capsys.readouterr().err
 
 
 def test_failover_refuses_while_the_primary_lives(
     in_home: Sandbox, capsys: pytest.CaptureFixture
 ) -> None:
-    assert run("failover", "--sandbox", "--yes") == 2
+    assert run("failover", "--sandbox", "--yes") == REFUSED
     assert "is a writable primary and answers" in capsys.readouterr().err
 
 
@@ -147,9 +149,9 @@ def test_commands_without_a_topology_say_how_to_get_one(
 ) -> None:
     monkeypatch.setenv(HOME_ENV, str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    assert run("ls") == 1
+    assert run("ls") == ConfigError.exit_code
     assert "lifeboat sandbox up" in capsys.readouterr().err
-    assert run("sandbox", "status") == 1
+    assert run("sandbox", "status") == EXIT_FOUND_PROBLEM
 
 
 def _primary(sandbox: Sandbox) -> str:
@@ -186,10 +188,10 @@ def test_ls_reads_the_topology_from_lifeboat_yaml(
     assert "every replica within 2 s" in capsys.readouterr().out
 
     monkeypatch.delenv("SHOP_DB_MONITOR_PASSWORD")
-    assert run("ls") == 1
+    assert run("ls") == ConfigError.exit_code
     assert "SHOP_DB_MONITOR_PASSWORD is not set" in capsys.readouterr().err
 
     config.write_text("mysql:\n  servers: {}\n  surprise: 1\n")
-    assert run("ls") == 1
+    assert run("ls") == ConfigError.exit_code
     err = capsys.readouterr().err
     assert str(config) in err and "mysql.surprise" in err
