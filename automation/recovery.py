@@ -13,6 +13,7 @@ from lifeboat import names
 from lifeboat.alerts import Alert
 from lifeboat.config import Inventory
 from lifeboat.errors import VendorError
+from lifeboat.messages import explain_catching_up
 from pipelines.ping import ping
 from resources.alerts import AlertsResource
 from resources.vendors import VendorResource
@@ -107,15 +108,9 @@ def recovery_sensor(
                 )
             )
             launched[vendor] = {"span": span, "at": now.isoformat()}
-            days = "one day" if len(missed) == 1 else f"{len(missed)} days"
+            title = inventory.registry.title(vendor)
             alerts.alerter().send(
-                Alert(
-                    "catching_up",
-                    vendor,
-                    None,
-                    f"{vendor} is answering again. Catching up on {days} its copy missed "
-                    f"({', '.join(missed)}) in one backfill run, from {span[0]} to {span[1]}.",
-                )
+                Alert("catching_up", vendor, None, explain_catching_up(title, missed))
             )
         cursor = json.dumps(launched, sort_keys=True)
         if not requests:

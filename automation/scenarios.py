@@ -8,9 +8,11 @@ partitions the recovery sensor backfills. Nothing of the regular demo's copy is 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,14 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from assets.outcomes import failure_text
 from automation.copies import today
 from emulators.control import EmulatorControl
 from lifeboat import names
 from lifeboat.alerts import LOG_FILE, alerts_dir
 from lifeboat.config import load_inventory
 from lifeboat.instance import PROJECT_ROOT, start_emulator
+from lifeboat.messages import listed
 from pipelines.registry import vendors
 from pipelines.runner import cursors, make_pipeline, warehouse_path
 
@@ -76,7 +80,9 @@ class Story:
             cursor=self.cursors.get(name),
             resources=self.defs.resources,
         )
-        result = self.defs.get_sensor_def(name).evaluate_tick(context)
+        # resolve_sensor_def, not get_sensor_def (which warns on every call since dagster
+        # 1.11): the sensor with its resources and its targets' resources bound.
+        result = self.defs.resolve_sensor_def(name).evaluate_tick(context)
         self.cursors[name] = result.cursor
         return list(result.run_requests or [])
 
@@ -92,10 +98,50 @@ class Story:
 
     @staticmethod
     def failure(result: dg.ExecuteInProcessResult) -> str:
+        """What the failed step told a person: its Failure's description, else its error."""
         for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data:
-                return event.step_failure_data.error.message.strip().splitlines()[-1]
-        return "(no failure message)"
+            data = event.step_failure_data if event.is_step_failure else None
+            if data is None:
+                continue
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                return data.user_failure_data.description.strip()
+            return failure_text(event) or "the step failed without a message"
+        return "no step failed"
+
+
+def _held(counts: dict[str, int]) -> str:
+    """'1,500 tickets and 300 users' for {'tickets': 1500, 'users': 300}."""
+    return listed([f"{rows:,} {table}" for table, rows in sorted(counts.items())]) or "nothing"
+
+
+class _Indented(logging.Handler):
+    """lifeboat's own log lines (an outage's retries), told inside the story's step."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.out(f"      {record.getMessage()}")
+
+
+@contextmanager
+def _logged_into(out: Callable[[str], None]) -> Iterator[None]:
+    # Without a handler, Python prints them bare on stderr, out of the story's indentation.
+    handler = _Indented(out)
+    logger = logging.getLogger("lifeboat")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def untouched(before: dict[str, int], after: dict[str, int], title: str) -> str:
+    """Whether a failed copy left the copy as it was, as a person reads it."""
+    if before == after:
+        return f"the {title} copy is untouched: {_held(after)}, as before"
+    return f"the {title} copy changed: it holds {_held(after)}, it held {_held(before)}"
 
 
 def run_outage(home: Path, out: Callable[[str], None] = print) -> dict[str, Any]:
@@ -120,7 +166,7 @@ def run_outage(home: Path, out: Callable[[str], None] = print) -> dict[str, Any]
     )
     facts: dict[str, Any] = {}
     try:
-        with dg.instance_for_test() as instance:
+        with dg.instance_for_test() as instance, _logged_into(out):
             story = Story(build_definitions(inventory, home), instance)
             for name in SENSORS:
                 story.tick(name)  # run-status sensors start from now
@@ -139,7 +185,7 @@ def run_outage(home: Path, out: Callable[[str], None] = print) -> dict[str, Any]
             out(f"   copy_zendesk failed: {story.failure(locked)}")
             after = _counts(home, "zendesk")
             facts["zendesk_untouched"] = before == after
-            out(f"   the Zendesk copy is untouched: {after} (before: {before})")
+            out(f"   {untouched(before, after, 'Zendesk')}")
 
             out(f"\n3. Stripe goes down (503) for {DOWN_DAYS} days; those days' copies fail.")
             control.fault("stripe", "outage")
@@ -170,7 +216,11 @@ def run_outage(home: Path, out: Callable[[str], None] = print) -> dict[str, Any]
                 facts["backfill_ok"] = backfill.success
             facts["backfills"] = len(requests)
             facts["cursor_kept"] = cursors(make_pipeline("stripe", home))["charges"] == cursor
-            out(f"   the incremental cursor did not move: {facts['cursor_kept']}")
+            out(
+                "   the incremental cursor did not move"
+                if facts["cursor_kept"]
+                else "   the incremental cursor moved, which a backfill must never do"
+            )
             caught_up = story.run("copy_stripe", partition_key=today(now))
             out(f"   the regular copy then catches up from it: {_loaded(caught_up)}")
 

@@ -10,8 +10,9 @@ from typing import Any
 class EmulatorControl:
     """Drive a running emulator: advance its clock, switch faults, read what it served."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
+        self.timeout = timeout
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
@@ -21,11 +22,15 @@ class EmulatorControl:
             method=method,
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
             return json.loads(response.read())
 
     def state(self) -> dict[str, Any]:
         return self._call("GET", "/state")
+
+    def identity(self) -> dict[str, Any]:
+        """Who the emulators are: service, checkout (directory), pid, seed, start, start_day."""
+        return self._call("GET", "/identity")
 
     def advance(
         self, *, days: float = 0, seconds: int = 0, changes: dict[str, dict[str, int]] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import threading
 import time
@@ -28,12 +29,14 @@ from emulators.core import (
 )
 from emulators.credentials import Credentials, by_vendor, demo_credentials, read_env_file
 from emulators.settings import (
+    CHECKOUT,
     CONTROL_PREFIX,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_SEED,
     DEMO_ENV,
     EPOCH,
+    SERVICE,
 )
 
 _REASONS = {
@@ -141,6 +144,8 @@ class Emulator:
         payload: dict[str, Any] = orjson.loads(body) if body else {}
         if path in ("/", "/state") and method == "GET":
             return json_response(self.state())
+        if path == "/identity" and method == "GET":
+            return json_response(self.identity())
         if path == "/advance" and method == "POST":
             seconds = payload.get("seconds", 0) + payload.get("days", 0) * 86_400
             now = self.advance(seconds, payload.get("changes"))
@@ -169,9 +174,26 @@ class Emulator:
             return json_response({"ok": True})
         return json_response({"error": f"unknown control {method} {path}"}, 404)
 
+    def identity(self) -> dict[str, Any]:
+        """Who these emulators are: where they run from, their process, seed and clock start.
+
+        Cheap to ask (no dataset is counted): a checkout asks before it reuses emulators it
+        finds on its port, and reuses only its own.
+        """
+        start = self.clock.start
+        return {
+            "service": SERVICE,
+            "checkout": str(CHECKOUT),
+            "pid": os.getpid(),
+            "seed": self.seed,
+            "start": start,
+            "start_day": datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d"),
+        }
+
     def state(self) -> dict[str, Any]:
         with self.lock:
             return {
+                "identity": self.identity(),
                 "now": self.clock.now(),
                 "seed": self.seed,
                 "faults": self.faults.describe(),
@@ -303,7 +325,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         accepted = by_vendor(read_env_file(args.credentials), vendor_apps())
     except (OSError, ValueError) as exc:
-        raise SystemExit(f"--credentials: {exc}") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise SystemExit(f"--credentials {args.credentials}: {reason}") from None
     emulator = Emulator(args.seed, parse_scale(args.scale), start=args.start, credentials=accepted)
     try:
         server = EmulatorServer(emulator, args.host, args.port)

@@ -15,3 +15,7 @@ DEFAULT_SEED = 42
 CONTROL_PREFIX = "_emulator"
 # The credentials the emulators accept unless told others (and the demo exports).
 DEMO_ENV = Path(__file__).parent / "demo.env"
+# The checkout these emulators run from: they say it, so that a checkout reuses only its own.
+CHECKOUT = Path(__file__).resolve().parent.parent
+# What the emulators call themselves when asked who they are (`/_emulator/identity`).
+SERVICE = "lifeboat-emulators"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lifeboat.errors import LifeboatError
 from lifeboat.paths import DataHome
@@ -46,27 +49,96 @@ def load_demo_credentials(path: Path = DEMO_ENV) -> list[str]:
     return applied
 
 
-def _emulator_running(url: str) -> bool:
-    from emulators.control import EmulatorControl
+# How long a look at the emulators' port waits: a local server answers in milliseconds.
+PROBE_SECONDS = 3.0
+# What to do when the emulators' port is held, said in every refusal.
+FREE_PORT_STEP = (
+    "or set emulator.port in lifeboat.yaml to a free port and the vendors' base_url to the "
+    "same port"
+)
 
+
+def emulator_identity(url: str) -> dict[str, Any] | None:
+    """Who holds the emulators' address `url`: None when nothing answers there.
+
+    lifeboat's emulators say who they are (service, checkout, pid, seed, start_day); older
+    ones, which cannot say, come back as {"service": SERVICE}; anything else as {}.
+    """
+    from emulators.control import EmulatorControl
+    from emulators.settings import SERVICE
+
+    control = EmulatorControl(url, timeout=PROBE_SECONDS)
     try:
-        EmulatorControl(url).state()
-    except OSError:
-        return False
-    return True
+        identity = control.identity()
+    except urllib.error.HTTPError:
+        identity = None  # it speaks HTTP: ask the question older emulators can answer
+    except urllib.error.URLError as exc:
+        # Refused: nothing listens, the port is free (a host that does not resolve is left
+        # to the start to report); anything else did listen, and was not the emulators.
+        return None if isinstance(exc.reason, ConnectionRefusedError | socket.gaierror) else {}
+    except (OSError, ValueError, http.client.HTTPException):
+        return {}  # it answered, but not as lifeboat's emulators do
+    if isinstance(identity, dict) and identity.get("service") == SERVICE:
+        return identity
+    try:
+        state = control.state()
+    except (OSError, ValueError, http.client.HTTPException):
+        return {}
+    older = isinstance(state, dict) and "seed" in state and "datasets" in state
+    return {"service": SERVICE} if older else {}
+
+
+def _reusable(identity: dict[str, Any], seed: int, start: str | None) -> bool:
+    """Emulators started from this checkout with this seed (and clock start, if one is asked)."""
+    return (
+        identity.get("checkout") == str(PROJECT_ROOT)
+        and identity.get("seed") == seed
+        and (start is None or identity.get("start_day") == start)
+    )
+
+
+def port_taken(where: str, identity: dict[str, Any], seed: int, start: str | None) -> str:
+    """One sentence: what holds the emulators' port, and what to do about it."""
+    if not identity:
+        return (
+            f"{where} is held by something that is not lifeboat's emulators; stop it, "
+            f"{FREE_PORT_STEP}"
+        )
+    pid = identity.get("pid")
+    if pid is None:
+        return (
+            f"{where} is held by lifeboat's emulators of an older version, which cannot say "
+            f"which checkout they run from; stop them, {FREE_PORT_STEP}"
+        )
+    if identity.get("checkout") != str(PROJECT_ROOT):
+        who = f"lifeboat's emulators from another checkout ({identity.get('checkout')}, pid {pid})"
+    elif identity.get("seed") != seed:
+        who = f"this checkout's emulators with seed {identity.get('seed')}, not {seed} (pid {pid})"
+    else:
+        who = (
+            f"this checkout's emulators with a clock that started on "
+            f"{identity.get('start_day')}, not {start} (pid {pid})"
+        )
+    return f"{where} is held by {who}; stop them (kill {pid}), {FREE_PORT_STEP}"
 
 
 def start_emulator(
     host: str, port: int, seed: int, start: str | None = None, quiet: bool = False
 ) -> subprocess.Popen[bytes] | None:
-    """Start the emulators in a child process unless they already answer on that port.
+    """Start the emulators in a child process, or reuse this checkout's on that port.
 
     `start` (YYYY-MM-DD) sets the emulated clock's first day; the default is the emulator's.
+    Emulators already on the port are reused only if they run from this checkout with the
+    same seed (and clock start); anything else on the port is refused, saying what it is.
+    Returns the child process, or None when running emulators are reused.
     """
     url = f"http://{host}:{port}"
-    if _emulator_running(url):
+    holder = emulator_identity(url)
+    if holder is not None:
+        if not _reusable(holder, seed, start):
+            raise LifeboatError(port_taken(f"{host}:{port}", holder, seed, start))
         if not quiet:
-            print(f"emulators already running at {url}")
+            print(f"emulators already running at {url} (pid {holder['pid']}), reused")
         return None
     command = [sys.executable, "-m", "emulators", "--host", host, "--port", str(port)]
     command += ["--seed", str(seed), *(["--start", start] if start else [])]
@@ -75,15 +147,18 @@ def start_emulator(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise LifeboatError(
-                f"the emulators could not start on {host}:{port} (is the port taken?); "
-                "set emulator.port in lifeboat.yaml to a free port"
+                f"the emulators could not start on {host}:{port}; stop what holds the port, "
+                f"{FREE_PORT_STEP}"
             )
-        if _emulator_running(url):
+        holder = emulator_identity(url)
+        if holder and holder.get("pid") == process.pid:
             if not quiet:
-                print(f"emulators started at {url}")
+                clock = f", their clock starting {start}" if start else ""
+                print(f"emulators started at {url}{clock}")
             return process
         time.sleep(0.1)
     process.kill()
+    process.wait()
     raise LifeboatError(f"the emulators did not answer on {url} within 20 s")
 
 
@@ -111,8 +186,6 @@ def run_process_tags(running: bool = True) -> dict[str, str]:
     Set when a copy starts and cleared when it ends, however it ends; a run tagged with a
     process that is gone was killed in the middle of a copy.
     """
-    import socket
-
     pid = os.getpid() if running else None
     return {
         RUN_PID_TAG: str(pid or ""),
@@ -131,8 +204,6 @@ def release_stopped_runs(instance: DagsterInstance) -> list[str]:
     the copies call this before they claim a slot, and so does `lifeboat doctor`. Returns
     the runs it marked failed.
     """
-    import socket
-
     import dagster as dg
 
     host = socket.gethostname()

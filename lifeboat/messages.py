@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,7 +139,8 @@ def explain(error: VendorError, facts: Facts, secrets: tuple[str, ...] = ()) -> 
 
     One sentence, its parts joined by semicolons, so that a person is told once, and an
     alert, the Dagster UI and the log all show the same whole message. The vendor's own
-    words close it, quoted.
+    words close it, quoted ('Stripe answered "503 Service Unavailable"'), or, when the
+    vendor gave none (no answer, an unreadable one), what lifeboat saw.
     """
     name = facts.title
     copy = _copy_clause(facts, error.dataset)
@@ -186,7 +188,27 @@ def explain(error: VendorError, facts: Facts, secrets: tuple[str, ...] = ()) -> 
         )
     else:
         text = f"{name} failed{_status(error)}; {copy}; {_rerun(facts)}"
-    return f'{text} ({error.kind}: "{detail}").' if detail else f"{text}."
+    if not detail:
+        return f"{text}."
+    if error.status and error.status >= 400:
+        return f'{text} ({name} answered "{detail}").'
+    return f'{text} ({error.kind}: "{detail}").'
+
+
+def listed(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def explain_catching_up(title: str, missed: Sequence[str]) -> str:
+    """The notice that a backfill of the days an outage made a copy miss has started."""
+    days = "the day" if len(missed) == 1 else f"the {len(missed)} days"
+    return (
+        f"{title} answers again, so lifeboat is catching up on {days} its copy missed "
+        f"({listed(missed)}) in one backfill run."
+    )
 
 
 # What a stale copy's cause reads as, after "because".

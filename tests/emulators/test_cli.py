@@ -10,6 +10,7 @@ from pathlib import Path
 
 import requests
 
+from emulators.control import EmulatorControl
 from emulators.credentials import demo_credentials
 
 LIFEBOAT = Path(sys.executable).parent / "lifeboat"
@@ -78,3 +79,30 @@ def test_a_port_in_use_is_refused_with_what_to_do() -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "--port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_emulate_says_who_it_is_checkout_pid_seed_and_clock() -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(LIFEBOAT), "emulate", "--port", str(port), "--seed", "7", "--start", "2026-03-01"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for_banner(process, time.monotonic() + 30)
+        identity = EmulatorControl(f"http://127.0.0.1:{port}").identity()
+        state = EmulatorControl(f"http://127.0.0.1:{port}").state()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    checkout = Path(__file__).resolve().parents[2]
+    assert identity == {
+        "service": "lifeboat-emulators",
+        "checkout": str(checkout),
+        "pid": process.pid,
+        "seed": 7,
+        "start": 1_772_323_200,  # 2026-03-01T00:00:00Z
+        "start_day": "2026-03-01",
+    }
+    assert state["identity"] == identity

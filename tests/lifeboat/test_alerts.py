@@ -14,10 +14,18 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from emulators.control import EmulatorControl
+from emulators.credentials import read_env_file
+from emulators.server import EmulatorServer
+from emulators.settings import DEMO_ENV
 from lifeboat.alerts import OK, Alert, Alerter, History, build_alerter
 from lifeboat.alerts_config import AlertsConfig
 from lifeboat.config import load_inventory
-from lifeboat.errors import ConfigError
+from lifeboat.errors import ConfigError, VendorOutage
+from lifeboat.instance import PROJECT_ROOT
+from lifeboat.messages import explain, gather_facts
+from pipelines.base import RetryPolicy, VendorContext
+from pipelines.ping import ping
 from pipelines.registry import vendors
 
 
@@ -277,3 +285,35 @@ def test_alerts_section_absent_means_log_only_and_secrets_must_be_env_names(
     with pytest.raises(ConfigError) as failure:
         load_inventory(typo, vendors())
     assert "alerts.email.pasword_env" in str(failure.value)
+
+
+def test_a_vendors_html_error_page_reaches_the_alert_as_what_it_answered(
+    home: Path,
+    webhook: WebhookReceiver,
+    emulator: EmulatorServer,
+    control: EmulatorControl,
+) -> None:
+    """A 503 page in HTML (Zendesk in maintenance) reads as a sentence, not markup."""
+    inventory = load_inventory(PROJECT_ROOT / "lifeboat.yaml", vendors())
+    credentials = read_env_file(DEMO_ENV)
+    zendesk = VendorContext(
+        "zendesk",
+        f"{emulator.url}/zendesk",
+        {name: credentials[env] for name, env in inventory.credential_envs("zendesk").items()},
+        options={"subdomain": "yourcompany"},
+        retries=RetryPolicy(max_attempts=1),
+    )
+    control.fault("zendesk", "outage")
+    with pytest.raises(VendorOutage) as down:
+        ping(zendesk)
+    alerter = build_alerter(
+        home,
+        AlertsConfig.model_validate({"webhook": {"url_env": "ALERT_TEST_WEBHOOK"}}),
+        webhook_url=webhook.url,
+    )
+    text = explain(down.value, gather_facts("zendesk", home, inventory))
+    alerter.observe("zendesk", None, "outage", text)
+    [sent] = webhook.texts
+    assert sent.startswith("[lifeboat] Zendesk: not answering\nZendesk is not answering (503)")
+    assert sent.endswith('(Zendesk answered "503 Service Unavailable").')
+    assert "<" not in sent and "html" not in sent.lower()

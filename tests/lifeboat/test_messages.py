@@ -22,6 +22,7 @@ from lifeboat.messages import (
     Facts,
     Held,
     explain,
+    explain_catching_up,
     explain_recovered,
     explain_stale,
     gather_facts,
@@ -102,8 +103,47 @@ def test_every_kind_has_its_own_wording(error: VendorError, opening: str, next_s
     assert text.startswith(opening)
     assert next_step in text
     assert "is intact;" in text
-    assert text.endswith(f'({error.kind}: "{error.detail}").')
+    if error.status:
+        assert text.endswith(f'(Stripe answered "{error.detail}").')
+    else:
+        assert text.endswith(f'({error.kind}: "{error.detail}").')
     assert ". " not in text  # one sentence
+
+
+def test_the_vendors_answer_closes_the_message_as_what_it_answered() -> None:
+    # An HTML error page reaches explain() as its title (pipelines.http.error_detail).
+    text = explain(VendorOutage("stripe", "503 Service Unavailable", status=503), STRIPE)
+    assert text.startswith("Stripe is not answering (503): its service looks down;")
+    assert text.endswith('(Stripe answered "503 Service Unavailable").')
+    assert "outage:" not in text
+    # When the vendor said nothing (no answer, an unreadable one), what lifeboat saw closes it.
+    refused = VendorOutage("stripe", "the connection was refused")
+    assert explain(refused, STRIPE).endswith('(outage: "the connection was refused").')
+    unreadable = VendorBadResponse("stripe", "the body is not valid JSON", status=200)
+    text = explain(unreadable, STRIPE)
+    assert text.endswith('(bad response: "the body is not valid JSON").')
+    assert "answered" not in text  # lifeboat's words, not Stripe's
+
+
+@pytest.mark.parametrize(
+    ("missed", "days"),
+    [
+        (["2026-12-05"], "the day its copy missed (2026-12-05)"),
+        (["2026-12-05", "2026-12-06"], "the 2 days its copy missed (2026-12-05 and 2026-12-06)"),
+        (
+            ["2026-12-04", "2026-12-05", "2026-12-06"],
+            "the 3 days its copy missed (2026-12-04, 2026-12-05 and 2026-12-06)",
+        ),
+    ],
+)
+def test_catching_up_is_one_sentence_naming_the_vendor_and_the_days(
+    missed: list[str], days: str
+) -> None:
+    text = explain_catching_up("Stripe", missed)
+    assert text == (
+        f"Stripe answers again, so lifeboat is catching up on {days} in one backfill run."
+    )
+    assert text.count(". ") == 0 and text.endswith(".")
 
 
 def test_without_any_copy_the_message_does_not_pretend_one_is_intact() -> None:
