@@ -68,6 +68,8 @@ REBUILD = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("rebuild when a copy or the topology changes")
 FAILED_RUN = (dg.DagsterRunStatus.FAILURE,)
+# How many of a dataset's newest materializations are read to find the newest copy run.
+HISTORY_PAGE = 1000
 FINISHED_RUN = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
 
 
@@ -78,6 +80,20 @@ def _copied(inventory: Inventory, sources: tuple[tuple[str, str], ...]) -> list[
         for vendor, dataset in sources
         if vendor in enabled and dataset in inventory.enabled_datasets(vendor)
     ]
+
+
+def latest_copy(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
+    """When a run last copied a dataset; the days copied_history_sensor records as covered
+    (materializations of no run) say nothing of how fresh the copy is."""
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(key, limit=HISTORY_PAGE, cursor=cursor)
+        for record in page.records:
+            if record.event_log_entry.run_id:
+                return datetime.fromtimestamp(record.event_log_entry.timestamp, UTC)
+        if not page.has_more:
+            return None
+        cursor = page.cursor
 
 
 def vendor_signals(
@@ -93,9 +109,9 @@ def vendor_signals(
     materialized: dict[tuple[str, str], datetime] = {}
     for vendor in inventory.enabled_vendors():
         for dataset in inventory.enabled_datasets(vendor):
-            event = instance.get_latest_materialization_event(dg.AssetKey([vendor, dataset]))
-            if event is not None:
-                materialized[(vendor, dataset)] = datetime.fromtimestamp(event.timestamp, UTC)
+            copied = latest_copy(instance, dg.AssetKey([vendor, dataset]))
+            if copied is not None:
+                materialized[(vendor, dataset)] = copied
         latest: dg.RunRecord | None = None
         for job in (names.copy_job(vendor), names.ALL_COPIES_JOB):
             records = instance.get_run_records(

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.continuity import vendor_signals
 from assets.saas import daily_partitions
 from automation.copies import today
 from definitions import build_definitions
@@ -93,8 +94,12 @@ def test_a_first_copy_shows_every_day_of_its_history_copied_and_a_failed_day_fai
         "missing": days - 1,
     }
 
+    copied_by = datetime.now(UTC)
     recorded = record_history(defs, instance)
     assert recorded == 2 * (days - 1)  # charges and invoices, every past day
+    # Recording the history says nothing of freshness: the last copy is still the run's.
+    _, last_copy = vendor_signals(instance, inventory)
+    assert last_copy[("stripe", "charges")] < copied_by
     for key in (CHARGES, INVOICES):
         assert counts(instance, key, partitions) == {
             "materialized": days,
