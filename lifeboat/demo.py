@@ -142,6 +142,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # everything it started: lifeboat asks it alone to stop, and it stops its webserver,
     # daemon and code servers in order. Sent to all at once, the code server stopped first
     # and the webserver started it again, to outlive the UI.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # Started in the background (`make ui &`, nohup): an ignored Ctrl-C is inherited by
+        # `dagster dev`, which then could not be asked to stop. Let both hear it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     process = subprocess.Popen(command, cwd=instance_dir, env=env, process_group=0)
     handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
