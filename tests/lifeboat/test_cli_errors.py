@@ -17,7 +17,7 @@ import pytest
 
 from emulators.control import EmulatorControl
 from emulators.server import EmulatorServer
-from lifeboat import cli
+from lifeboat import cli, telling
 from lifeboat.config import inventory
 from lifeboat.errors import (
     EXIT_BROKEN_PIPE,
@@ -366,15 +366,15 @@ def test_every_exit_code_has_one_meaning_and_help_lists_them(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     pairs = [
-        *cli.OTHER_EXITS.items(),
-        *cli.declared_exits(),
-        *cli.replication_cli.EXIT_CODES.values(),
+        *telling.OTHER_EXITS.items(),
+        *telling.declared_exits(),
+        *telling.replication_cli.EXIT_CODES.values(),
     ]
     meanings: dict[int, set[str]] = {}
     for code, meaning in pairs:
         meanings.setdefault(code, set()).add(meaning)
     assert {code: m for code, m in meanings.items() if len(m) > 1} == {}
-    assert cli.exit_codes()[EXIT_USAGE].startswith("usage")
+    assert telling.exit_codes()[EXIT_USAGE].startswith("usage")
     assert all(0 <= code <= 255 for code in meanings)
 
     with pytest.raises(SystemExit):
@@ -450,9 +450,9 @@ def test_emulators_on_a_port_in_use_are_refused_in_one_line(
 
 def test_a_raw_mysql_error_is_a_sentence_with_the_mysql_code() -> None:
     error = pymysql.err.OperationalError(2013, "Lost connection to server during query")
-    text, code = cli.describe(error, "switch")
+    text, code = telling.describe(error, "switch")
     assert text == (
         "a MySQL server answered (2013) Lost connection to server during query; see the "
         "servers' state with `lifeboat ls` before trying again"
     )
-    assert code == cli.replication_cli.EXIT_CODES[ReplicationError][0]
+    assert code == telling.replication_cli.EXIT_CODES[ReplicationError][0]

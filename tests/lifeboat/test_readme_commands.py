@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from emulators.credentials import read_env_file
-from lifeboat import cli
+from lifeboat import telling
 from lifeboat.instance import DEMO_ENV, PROJECT_ROOT
 from replication import cli as replication_cli
 from replication.errors import SwitchRefused
@@ -501,4 +501,4 @@ def test_a_readme_command_runs_as_written(command: str, world: World) -> None:
 
 def test_every_exit_code_is_in_the_readme() -> None:
     written = {int(code): meaning for code, meaning in _table(EXIT_TABLE)}
-    assert written == cli.exit_codes()
+    assert written == telling.exit_codes()
