@@ -8,7 +8,7 @@ VENV := .venv
 export LIFEBOAT_HOME ?= $(CURDIR)/.lifeboat
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: demo ui test bench lint format setup clean
+.PHONY: demo ui test bench lint format setup clean mutants
 
 setup: $(VENV)/.synced
 
@@ -31,6 +31,11 @@ test: setup
 
 bench: setup
 	$(VENV)/bin/python -m bench
+
+# Breaks each promise on purpose (tests/mutants/mutants.toml) and checks the tests notice;
+# not part of `make test`. ONLY=id,id runs some of them.
+mutants: setup
+	$(VENV)/bin/python -m tests.mutants.run $(if $(ONLY),--only $(ONLY),)
 
 lint: setup
 	$(VENV)/bin/ruff check .

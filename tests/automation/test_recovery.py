@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from automation.copies import today
@@ -16,7 +17,7 @@ from emulators.control import EmulatorControl
 from lifeboat.config import load_inventory
 from lifeboat.names import RECOVERY_SENSOR
 from pipelines.registry import vendors
-from pipelines.runner import cursors, make_pipeline
+from pipelines.runner import cursors, make_pipeline, warehouse_path
 from tests.keys import STRIPE_KEY
 
 
@@ -29,6 +30,12 @@ def stripe_only(tmp_path: Path, url: str) -> Path:
         "    credentials: {api_key: LIFEBOAT_TEST_STRIPE_KEY}\n"
     )
     return path
+
+
+def versions(home: Path) -> set[tuple]:
+    """Each charge the copy holds, at the version it holds."""
+    with duckdb.connect(str(warehouse_path(home, "stripe")), read_only=True) as con:
+        return set(con.execute("SELECT id, _changed_at FROM charges").fetchall())
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
@@ -82,10 +89,15 @@ def test_missed_days_are_backfilled_once_when_the_vendor_answers_again(
     again, cursor = tick(defs, instance, cursor)
     assert again == []
 
+    # Meanwhile Stripe changes charges outside the missed days: the regular copies take
+    # those from the cursor; a backfill loads its window only.
+    control.advance(seconds=3600, changes={"stripe.charges": {"updated": 20}})
+    held = versions(home)
     backfill = job.execute_in_process(
         instance=instance, tags=request.tags, asset_selection=list(request.asset_selection)
     )
     assert backfill.success
+    assert versions(home) == held
     done = instance.get_materialized_partitions(dg.AssetKey(["stripe", "charges"]))
     assert set(down) <= done
     # The backfill never moved the cursor the regular copies continue from.

@@ -13,6 +13,7 @@ import pytest
 from assets.saas import saas_assets
 from automation.copies import today
 from automation.safety import (
+    check_staleness,
     failed_vendors,
     safety,
     safety_resources,
@@ -25,8 +26,10 @@ from lifeboat.alerts import Alerter, History
 from lifeboat.config import Inventory, load_inventory
 from lifeboat.errors import VendorLockout, VendorOutage
 from lifeboat.outcomes import to_metadata
+from lifeboat.status import copy_status
+from pipelines.base import VendorContext
 from pipelines.registry import vendors
-from pipelines.runner import snapshot_dir
+from pipelines.runner import snapshot_dir, sync
 from tests.keys import STRIPE_KEY
 from tests.lifeboat.test_alerts import WebhookReceiver
 
@@ -82,7 +85,7 @@ class Scene:
         )
 
     def tick(self, name: str) -> None:
-        sensor = self.defs.get_sensor_def(name)
+        sensor = self.defs.resolve_sensor_def(name)
         context = dg.build_sensor_context(
             instance=self.instance,
             definitions=self.defs,
@@ -281,6 +284,31 @@ def test_stale_copy_alerts_once_with_its_cause_and_again_when_fresh(scene: Scene
     recovered = scene.hook.texts[len(STRIPE_DATASETS) :]
     assert len(recovered) == len(STRIPE_DATASETS)
     assert all("fresh again" in t and "(it was stale)" in t for t in recovered)
+
+
+def test_a_copy_is_stale_as_soon_as_it_is_older_than_its_rpo(
+    make_emulator, home: Path, tmp_path: Path
+) -> None:
+    """Charges allow 30 minutes, the other datasets an hour: a minute either side of each."""
+    server = make_emulator(SCALE)
+    inventory = inventory_for(tmp_path, server.url)
+    sync(VendorContext("stripe", f"{server.url}/stripe", {"api_key": STRIPE_KEY}), home)
+    copied = [status.copied_at for status in copy_status(home, inventory)]
+    assert None not in copied
+    oldest, newest = min(copied), max(copied)  # type: ignore[type-var]
+    alerter = Alerter(home)
+
+    def stale_at(now: datetime) -> dict[str | None, str]:
+        with dg.instance_for_test() as instance:
+            sent = check_staleness(instance, inventory, home, alerter, now=now)
+        return {alert.dataset: alert.message for alert in sent if alert.kind == "stale"}
+
+    assert stale_at(oldest + timedelta(minutes=29)) == {}
+    charges = stale_at(newest + timedelta(minutes=31))
+    assert set(charges) == {"charges"}
+    assert "past the 30m allowed" in charges["charges"]
+    assert stale_at(oldest + timedelta(minutes=59)) == {}  # charges: told once already
+    assert set(stale_at(newest + timedelta(minutes=61))) == STRIPE_DATASETS - {"charges"}
 
 
 def test_a_failure_the_asset_already_explained_keeps_its_kind() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymysql
@@ -19,7 +21,7 @@ from replication.sandbox import Sandbox
 from replication.switch import switch
 from replication.topology import Account
 from tests.replication.conftest import MakeSandbox
-from tests.replication.helpers import rows_on, tuned, wait_replicated
+from tests.replication.helpers import rows_on, tuned, wait_replicated, wait_replicating
 
 TUNGSTEN_STEPS = [
     "SELECTED REPLICA: {new}",
@@ -100,6 +102,9 @@ def test_refuses_a_lagging_target(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.sql("gamma", "STOP SLAVE")
     sandbox.sql("gamma", "CHANGE MASTER TO MASTER_DELAY = 3600")
     sandbox.sql("gamma", "START SLAVE")
+    # Right after START SLAVE the IO thread says "Preparing": a switch then would be refused
+    # as "not replicating", and the lag refusal would go unchecked.
+    wait_replicating(sandbox, "gamma")
     history = History(tmp_path / "history.jsonl")
     try:
         with pytest.raises(SwitchRefused, match=r"refusing to switch to gamma: gamma lags beyond"):
@@ -116,6 +121,86 @@ def test_refuses_a_lagging_target(sandbox: Sandbox, tmp_path: Path) -> None:
     assert (event["outcome"], event["target"]) == ("refused", "gamma")
     assert "lags beyond" in event["reason"]
     assert_primary(sandbox, "alpha")
+
+
+@contextmanager
+def stalled_until_waited_for(sandbox: Sandbox, name: str, table: str) -> Iterator[threading.Event]:
+    """`name` cannot apply writes to `table` until the switch waits for it to catch up.
+
+    A session on `name` holds `table` read-locked, so its SQL thread stalls on the first
+    replicated write to it. A watcher ends the hold once the switch account runs
+    MASTER_GTID_WAIT on `name`: the target lags at the very moment of the switch, and only a
+    switch that waits for it sees it catch up. The event is set when the hold ended there.
+    """
+    root = sandbox.account("root")
+    socket = str(sandbox.server(name).socket)
+    holder = pymysql.connect(unix_socket=socket, user=root.user, password=root.password)
+    watcher = pymysql.connect(
+        unix_socket=socket, user=root.user, password=root.password, autocommit=True
+    )
+    with holder.cursor() as cur:
+        cur.execute(f"LOCK TABLES {table} READ")
+    waited_for = threading.Event()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            with watcher.cursor() as cur:
+                cur.execute(
+                    "SELECT count(*) FROM information_schema.processlist "
+                    "WHERE user = %s AND info LIKE %s",
+                    (sandbox.account("switch").user, "SELECT MASTER_GTID_WAIT%"),
+                )
+                if cur.fetchone()[0]:
+                    with holder.cursor() as unlock:
+                        unlock.execute("UNLOCK TABLES")
+                    waited_for.set()
+                    return
+            done.wait(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield waited_for
+    finally:
+        done.set()
+        thread.join()
+        holder.close()  # ends the hold if the switch never waited
+        watcher.close()
+
+
+def test_the_new_primary_has_every_write_the_old_one_acknowledged(fresh: Sandbox) -> None:
+    """beta lags when the switch starts: it must apply alpha's last write before it opens."""
+    fresh.sql("alpha", "CREATE TABLE app.ledger (id INT PRIMARY KEY)")
+    wait_replicated(fresh, "alpha")
+    app = fresh.account("app")
+    writer = pymysql.connect(
+        host="127.0.0.1",
+        port=fresh.server("alpha").port,
+        user=app.user,
+        password=app.password,
+        autocommit=True,
+    )
+
+    def out(line: str) -> None:
+        if line.startswith("SELECTED REPLICA"):
+            # Acknowledged on alpha after the checks, before writes are blocked; beta
+            # cannot apply it yet.
+            with writer.cursor() as cur:
+                cur.execute("INSERT INTO app.ledger VALUES (1)")
+
+    try:
+        with stalled_until_waited_for(fresh, "beta", "app.ledger") as waited_for:
+            report = switch(fresh.topology(), to="beta", out=out)
+    finally:
+        writer.close()
+
+    assert waited_for.is_set(), "the switch never waited for beta to catch up"
+    assert report.outcome == "success"
+    assert (1,) in fresh.sql("beta", "SELECT id FROM app.ledger")
+    assert_primary(fresh, "beta")
+    for name in ("alpha", "gamma"):
+        assert (1,) in fresh.sql(name, "SELECT id FROM app.ledger")
 
 
 def test_refuses_while_a_long_write_is_open(sandbox: Sandbox) -> None:
@@ -197,6 +282,9 @@ def test_rollback_after_the_target_took_writes(fresh: Sandbox) -> None:
     def out(line: str) -> None:
         lines.append(line)
         if line.startswith("RECONFIGURING REPLICA 'gamma'"):
+            # alpha already replicates from beta; stopped, it cannot receive what beta takes
+            # now, so only the rollback can bring those writes back to it.
+            fresh.sql("alpha", "STOP SLAVE")
             # Let the application write to the new primary before the step fails.
             deadline = time.monotonic() + 30
             while writer.acked_on.get("beta", 0) < 5 and time.monotonic() < deadline:
