@@ -189,6 +189,24 @@ def daily_partitions(
     return dg.DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1, timezone="UTC")
 
 
+def latest_regular_copy(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
+    """When a regular copy (a run that loaded the day it ran on) last materialized `key`.
+
+    Pages back past backfills and the days recorded as covered, however many there are.
+    """
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(key, limit=500, cursor=cursor)
+        for record in page.records:
+            event = record.event_log_entry
+            when = datetime.fromtimestamp(event.timestamp, UTC)
+            if event.run_id and record.partition_key == when.strftime("%Y-%m-%d"):
+                return when
+        if not page.has_more:
+            return None
+        cursor = page.cursor
+
+
 def covered_days(
     instance: dg.DagsterInstance,
     inventory: Inventory,
@@ -204,13 +222,7 @@ def covered_days(
     run failed stays failed until a backfill loads it (the recovery sensor looks for
     those). Returns the days and the time of the copy that covers them.
     """
-    regular = None
-    for record in instance.fetch_materializations(key, limit=50).records:
-        event = record.event_log_entry
-        day = datetime.fromtimestamp(event.timestamp, UTC).strftime("%Y-%m-%d")
-        if record.partition_key == day and event.run_id:
-            regular = datetime.fromtimestamp(event.timestamp, UTC)
-            break
+    regular = latest_regular_copy(instance, key)
     if regular is None:
         return [], None
     partitions = daily_partitions(inventory, data_dir, now)

@@ -76,7 +76,7 @@ def test_the_kit_rebuilds_after_a_copy_a_failed_copy_and_a_topology_change(
 ) -> None:
     monkeypatch.setenv("LIFEBOAT_TEST_STRIPE_KEY", STRIPE_KEY)
     defs = build_definitions(load_inventory(stripe_only(tmp_path, emulator.url), vendors()), home)
-    sensor = defs.get_sensor_def(AUTOMATION_SENSOR)
+    sensor = defs.resolve_sensor_def(AUTOMATION_SENSOR)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     instance = dg.DagsterInstance.ephemeral()
     daemon = Daemon(defs, instance)
