@@ -11,10 +11,10 @@ newcomer types it, with what a test must change and nothing else:
   without them and with them;
 - no vendor key is set, as after a fresh clone: the emulators' demo keys are what they accept.
 
-`make test`, `make bench` and `make lint` are not run from here: `make test` is this suite
-itself, `make bench` takes minutes, and `make lint` checks the source, not a lifeboat a
-person runs (its import layers are tests/test_layers.py); for them the Makefile target is
-checked to exist.
+`make test`, `make bench`, `make lint` and `make mutants` are not run from here: `make test`
+is this suite itself, `make bench` and `make mutants` take minutes, and `make lint` checks
+the source, not a lifeboat a person runs (its import layers are tests/test_layers.py); for
+them the Makefile target is checked to exist.
 Long-running commands (`make ui`, `lifeboat emulate`) are started, asked a question over
 HTTP, and stopped with Ctrl-C, as a person stops them. The rows share one data home and run
 in the order a newcomer would (demo first); each row that needs a copy or the MySQL sandbox
@@ -58,6 +58,7 @@ NOT_RUN = {
     "make test": "the test suite itself: running it from inside it would never end",
     "make bench": "minutes long (1,000,000 charges); `make bench` is run on its own",
     "make lint": "it checks the source, not a running lifeboat (layers: tests/test_layers.py)",
+    "make mutants": "it runs the tests against each of its mutants: some thirteen minutes",
 }
 # How long a command may take before the row fails (a demo copies every vendor).
 RUN_SECONDS = 600
@@ -435,6 +436,7 @@ RUNNERS: dict[str, Callable[[list[str], World], None]] = {
     "make test": _make_target,
     "make bench": _make_target,
     "make lint": _make_target,
+    "make mutants": _make_target,
     "lifeboat check-config": _check_config,
     "lifeboat emulate": _emulate,
     "make demo": _make_demo,
