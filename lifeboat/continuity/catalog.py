@@ -61,7 +61,11 @@ def open_catalog(home: Path, unreadable: list[str] | None = None) -> duckdb.Duck
         try:
             query(con, f"ATTACH '{database}' AS \"{database.stem}\" (READ_ONLY)")
         except duckdb.IOException as exc:
-            log.warning("%s: the copy cannot be read now (%s); left out", database.stem, exc)
+            if "could not set lock" in str(exc).lower():
+                why = "a copy is writing it now, or another program has it open"
+            else:
+                why = f"DuckDB says: {str(exc).splitlines()[0][:200]}"
+            log.warning("%s: the copy cannot be read now (%s); left out", database.stem, why)
             if unreadable is not None:
                 unreadable.append(database.stem)
     return prepare(con)
