@@ -22,7 +22,7 @@ from lifeboat.messages import (
     explain_set_aside,
 )
 from pipelines.base import VendorContext, Window
-from pipelines.coverage import earliest_change, history_starts, record_history_start
+from pipelines.coverage import history_starts
 from pipelines.runner import SyncResult, make_pipeline, make_source, sync
 from resources.alerts import AlertsResource
 from resources.vendors import vendor_resource
@@ -232,15 +232,6 @@ def covered_days(
     return [day for day in days if status.get(day) is None], regular
 
 
-def note_history_start(
-    inventory: Inventory, vendor: str, data_dir: Path, tables: tuple[str, ...]
-) -> None:
-    """Record the earliest day of change the copy holds: the partitions start there."""
-    found = earliest_change(data_dir, inventory.registry[vendor], tables)
-    if found is not None:
-        record_history_start(data_dir, vendor, found)
-
-
 def backfill_window(context: dg.AssetExecutionContext, now: datetime) -> Window | None:
     """The window a partitioned run loads; None for a run that reaches today (a regular one).
 
@@ -296,13 +287,6 @@ def vendor_copy(
             raise failure from exc
         finally:
             context.instance.add_run_tags(context.run_id, run_process_tags(running=False))
-        if partitions_def is not None and window is None:
-            note_history_start(
-                inventory,
-                vendor,
-                warehouse.home_path,
-                tuple(key.path[-1] for key in context.selected_asset_keys),
-            )
         if any(found.announce for found in result.drift.values()):
             announce_drift(vendor, result, alerts.alerter(), context.log.warning)
         entry = inventory.registry[vendor]

@@ -24,6 +24,7 @@ from lifeboat.errors import LifeboatError, StorageError, SuspectedShrink
 from lifeboat.paths import DataHome
 from lifeboat.vendors import Vendor
 from pipelines.base import VendorContext, Window
+from pipelines.coverage import earliest_change, record_history_start
 from pipelines.drift import (
     QUARANTINE_TABLE,
     DatasetDrift,
@@ -356,15 +357,34 @@ def sync(ctx: VendorContext, home: Path) -> SyncResult:
     try:
         with sync_lock(home, ctx.vendor):
             try:
-                return _sync(ctx, home)
+                result = _sync(ctx, home)
             except Exception:
                 _tidy_after_failure(ctx, home)
                 raise
+            if ctx.window is None:
+                _note_history_start(ctx, home)
+            return result
     except Exception as exc:
         named = named_failure(exc, ctx.vendor, home)
         if named is None or named is exc:
             raise
         raise named from exc
+
+
+def _note_history_start(ctx: VendorContext, home: Path) -> None:
+    """Record the earliest day of change the copy holds: Dagster's daily partitions start
+    there (pipelines.coverage), whether the copy ran under Dagster or `lifeboat sync`."""
+    vendor = entry(ctx)
+    # No datasets named: the source copies all of them.
+    daily = tuple(name for name in ctx.datasets or vendor.daily if name in vendor.daily)
+    if not daily:
+        return
+    try:
+        found = earliest_change(home, vendor, daily)
+        if found is not None:
+            record_history_start(home, ctx.vendor, found)
+    except (OSError, duckdb.Error) as exc:  # the copy is done; the next one records it
+        log.debug("%s: the history's first day was not recorded: %s", ctx.vendor, exc)
 
 
 def _tidy_after_failure(ctx: VendorContext, home: Path) -> None:
