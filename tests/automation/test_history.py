@@ -17,21 +17,11 @@ from lifeboat.config import load_inventory
 from lifeboat.names import HISTORY_SENSOR
 from pipelines.coverage import history_starts
 from pipelines.registry import vendors
+from tests.inventories import stripe_only
 from tests.keys import STRIPE_KEY
 
 CHARGES = dg.AssetKey(["stripe", "charges"])
 INVOICES = dg.AssetKey(["stripe", "invoices"])
-
-
-def stripe_only(tmp_path: Path, url: str, extra: str = "") -> Path:
-    path = tmp_path / "lifeboat.yaml"
-    path.write_text(
-        extra + "vendors:\n"
-        "  stripe:\n"
-        f"    base_url: {url}/stripe\n"
-        "    credentials: {api_key: LIFEBOAT_TEST_STRIPE_KEY}\n"
-    )
-    return path
 
 
 def record_history(defs: dg.Definitions, instance: dg.DagsterInstance) -> int:

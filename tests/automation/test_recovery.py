@@ -18,18 +18,8 @@ from lifeboat.config import load_inventory
 from lifeboat.names import RECOVERY_SENSOR
 from pipelines.registry import vendors
 from pipelines.runner import cursors, make_pipeline, warehouse_path
+from tests.inventories import stripe_only
 from tests.keys import STRIPE_KEY
-
-
-def stripe_only(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "lifeboat.yaml"
-    path.write_text(
-        "vendors:\n"
-        "  stripe:\n"
-        f"    base_url: {url}/stripe\n"
-        "    credentials: {api_key: LIFEBOAT_TEST_STRIPE_KEY}\n"
-    )
-    return path
 
 
 def versions(home: Path) -> set[tuple]:

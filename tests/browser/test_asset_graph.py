@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,26 +57,24 @@ def webserver(tmp_path: Path) -> Iterator[str]:
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    port = free_port()
     env = {
         **demo_credentials(),
         **os.environ,
         "DAGSTER_HOME": str(dagster_home),
         "LIFEBOAT_HOME": str(tmp_path / "home"),
     }
-    log = (tmp_path / "webserver.log").open("wb")
+    with serve_webserver(env, tmp_path / "webserver.log") as url:
+        yield url
+
+
+@contextmanager
+def serve_webserver(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """dagster-webserver on a free port of 127.0.0.1 with `env`, until the block ends."""
+    port = free_port()
+    log = log_path.open("wb")
+    command = [sys.executable, "-m", "dagster_webserver", "-w", str(WORKSPACE)]
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster_webserver",
-            "-w",
-            str(WORKSPACE),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
+        [*command, "-h", "127.0.0.1", "-p", str(port)],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,
@@ -86,7 +85,7 @@ def webserver(tmp_path: Path) -> Iterator[str]:
         deadline = time.monotonic() + STARTUP_LIMIT
         while not answers(f"{url}/server_info"):
             if server.poll() is not None or time.monotonic() > deadline:
-                output = (tmp_path / "webserver.log").read_text()[-2000:]
+                output = log_path.read_text()[-2000:]
                 pytest.fail(f"dagster-webserver did not start:\n{output}")
             time.sleep(0.5)
         yield url

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,29 +18,22 @@ from lifeboat.config import load_inventory
 from lifeboat.instance import PROJECT_ROOT
 from lifeboat.names import HISTORY_SENSOR
 from pipelines.registry import vendors
-from tests.browser.test_asset_graph import STARTUP_LIMIT, WORKSPACE, answers, free_port
+from tests.browser.test_asset_graph import serve_webserver
+from tests.inventories import STRIPE_KEY_ENV, stripe_only
 from tests.keys import STRIPE_KEY
-
-KEY_ENV = "LIFEBOAT_TEST_STRIPE_KEY"
 
 
 @pytest.fixture
 def copied(emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A data home whose Stripe copy ran once through Dagster, with the history recorded as
     the daemon's sensor records it; the environment a webserver needs to show it."""
-    config = tmp_path / "lifeboat.yaml"
-    config.write_text(
-        "vendors:\n"
-        "  stripe:\n"
-        f"    base_url: {emulator.url}/stripe\n"
-        f"    credentials: {{api_key: {KEY_ENV}}}\n"
-    )
+    config = stripe_only(tmp_path, emulator.url)
     home = tmp_path / "home"
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     env = {
-        KEY_ENV: STRIPE_KEY,
+        STRIPE_KEY_ENV: STRIPE_KEY,
         "LIFEBOAT_CONFIG": str(config),
         "LIFEBOAT_HOME": str(home),
         "DAGSTER_HOME": str(dagster_home),
@@ -64,31 +55,8 @@ def copied(emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
 
 @pytest.fixture
 def webserver(copied: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "webserver.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-w", str(WORKSPACE), "-p", str(port)],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **copied},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while not answers(f"{url}/server_info"):
-            if server.poll() is not None or time.monotonic() > deadline:
-                output = (tmp_path / "webserver.log").read_text()[-2000:]
-                pytest.fail(f"dagster-webserver did not start:\n{output}")
-            time.sleep(0.5)
+    with serve_webserver({**os.environ, **copied}, tmp_path / "webserver.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def test_a_fully_copied_dataset_shows_no_missing_day(

@@ -21,22 +21,12 @@ from definitions import build_definitions
 from emulators.control import EmulatorControl
 from lifeboat.config import load_inventory
 from pipelines.registry import vendors
+from tests.inventories import stripe_only
 from tests.keys import STRIPE_KEY
 
 # The tag a materialization carries its data version in (what MaterializeResult writes).
 DATA_VERSION_TAG = "dagster/data_version"
 KIT = {CONTACTS_KEY, OPEN_WORK_KEY, VENDOR_STATUS_KEY, REPORT_KEY}
-
-
-def stripe_only(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "lifeboat.yaml"
-    path.write_text(
-        "vendors:\n"
-        "  stripe:\n"
-        f"    base_url: {url}/stripe\n"
-        "    credentials: {api_key: LIFEBOAT_TEST_STRIPE_KEY}\n"
-    )
-    return path
 
 
 class Daemon:
