@@ -10,6 +10,7 @@ import dagster as dg
 from assets.mysql import GROUP as MYSQL_GROUP
 from assets.mysql import HEALTH_KEY, READINESS_KEY
 from assets.outcomes import failure_outcome, failure_text
+from assets.saas import latest_copy
 from lifeboat import names
 from lifeboat.config import Inventory
 from lifeboat.continuity import vendor_status as vs
@@ -68,8 +69,6 @@ REBUILD = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("rebuild when a copy or the topology changes")
 FAILED_RUN = (dg.DagsterRunStatus.FAILURE,)
-# How many of a dataset's newest materializations are read to find the newest copy run.
-HISTORY_PAGE = 1000
 FINISHED_RUN = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
 
 
@@ -80,20 +79,6 @@ def _copied(inventory: Inventory, sources: tuple[tuple[str, str], ...]) -> list[
         for vendor, dataset in sources
         if vendor in enabled and dataset in inventory.enabled_datasets(vendor)
     ]
-
-
-def latest_copy(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
-    """When a run last copied a dataset; the days copied_history_sensor records as covered
-    (materializations of no run) say nothing of how fresh the copy is."""
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(key, limit=HISTORY_PAGE, cursor=cursor)
-        for record in page.records:
-            if record.event_log_entry.run_id:
-                return datetime.fromtimestamp(record.event_log_entry.timestamp, UTC)
-        if not page.has_more:
-            return None
-        cursor = page.cursor
 
 
 def vendor_signals(

@@ -189,18 +189,20 @@ def daily_partitions(
     return dg.DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1, timezone="UTC")
 
 
-def latest_regular_copy(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
-    """When a regular copy (a run that loaded the day it ran on) last materialized `key`.
-
-    Pages back past backfills and the days recorded as covered, however many there are.
-    """
+def latest_copy(
+    instance: dg.DagsterInstance, key: dg.AssetKey, *, regular: bool = False
+) -> datetime | None:
+    """When a run last materialized `key` (with `regular`, a run that loaded the day it ran
+    on: not a backfill). The days copied_history_sensor records as covered belong to no
+    run and say nothing of how fresh the copy is; this pages back past however many there
+    are."""
     cursor = None
     while True:
         page = instance.fetch_materializations(key, limit=500, cursor=cursor)
         for record in page.records:
             event = record.event_log_entry
             when = datetime.fromtimestamp(event.timestamp, UTC)
-            if event.run_id and record.partition_key == when.strftime("%Y-%m-%d"):
+            if event.run_id and (not regular or record.partition_key == when.strftime("%Y-%m-%d")):
                 return when
         if not page.has_more:
             return None
@@ -222,7 +224,7 @@ def covered_days(
     run failed stays failed until a backfill loads it (the recovery sensor looks for
     those). Returns the days and the time of the copy that covers them.
     """
-    regular = latest_regular_copy(instance, key)
+    regular = latest_copy(instance, key, regular=True)
     if regular is None:
         return [], None
     partitions = daily_partitions(inventory, data_dir, now)
