@@ -12,6 +12,7 @@ from bench.results import record
 from bench.writer import Writer
 from replication.errors import ReplicationError
 from replication.probe import probe
+from replication.report import PHASES
 from replication.sandbox import Sandbox
 from replication.settings import SANDBOX_APP_SCHEMA, SANDBOX_SERVERS
 from replication.switch import switch
@@ -79,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         loaded = probe_times(topology, args.probes)
 
         blocked: list[float] = []
+        phases: dict[str, list[float]] = {phase: [] for phase in PHASES}
         paused: list[float] = []
         took: list[float] = []
         primary = "alpha"
@@ -93,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             end = time.perf_counter()
             writer.wait_for(len(writer.acked) + WRITES_BETWEEN)
             blocked.append(report.blocked_ms or 0.0)
+            for phase in PHASES:
+                phases[phase].append(report.phases_ms.get(phase, 0.0))
             paused.append(writer.longest_pause(begin, end))
             took.append((end - begin) * 1000)
             print(
@@ -108,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         median_probe = statistics.median(idle)
         print()
         print(f"writes blocked, switch's clock ({len(blocked)} switches): {_ms(blocked)}")
+        for phase, values in phases.items():
+            print(f"  of which {phase + ':':<14}                {_ms(values)}")
         print(f"writes blocked, application's view:        {_ms(paused)}")
         print(f"whole switch, check to verify:             {_ms(took)}")
         print(
@@ -126,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "switch_count": len(blocked),
                 "switch_blocked_median_ms": round(median_blocked, 1),
                 "switch_blocked_max_ms": round(max(blocked), 1),
+                **{
+                    f"switch_phase_{phase.replace(' ', '_').replace('-', '_')}_median_ms": round(
+                        statistics.median(values), 1
+                    )
+                    for phase, values in phases.items()
+                },
                 "switch_app_pause_median_ms": round(statistics.median(paused), 1),
                 "switch_app_pause_max_ms": round(max(paused), 1),
                 "switch_duration_median_ms": round(statistics.median(took), 1),

@@ -54,6 +54,49 @@ class MySQLAccount(_Model):
         return value
 
 
+class ConnectorConfig(_Model):
+    """Where the lifeboat connector listens for applications and how it moves their sessions."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the connector binds to; 0.0.0.0 only behind a firewall.",
+    )
+    writer_port: int = Field(
+        default=6446, ge=1, le=65535, description="Port that always reaches the current primary."
+    )
+    reader_port: int = Field(
+        default=6447,
+        ge=1,
+        le=65535,
+        description="Port that spreads sessions over healthy replicas within the lag threshold.",
+    )
+    account: MySQLAccount = Field(
+        default=MySQLAccount(
+            user_env="LIFEBOAT_MYSQL_CONNECTOR_USER",
+            password_env="LIFEBOAT_MYSQL_CONNECTOR_PASSWORD",
+        ),
+        description="Account that reads the servers' password hashes to verify applications.",
+    )
+    drain_limit: Seconds = Field(
+        default=2.0,
+        description="How long a switch lets open transactions finish before ending them.",
+    )
+    hold_timeout: Seconds = Field(
+        default=30.0,
+        description="Held sessions longer than this are released to whichever server is the "
+        "primary then (a switch that died midway never strands them).",
+    )
+    failover_wait: Seconds = Field(
+        default=120.0,
+        description="How long sessions wait for a new primary after the primary died, before "
+        "they get an error.",
+    )
+    tls_cert: str | None = Field(
+        default=None, description="PEM certificate offered to applications (TLS optional)."
+    )
+    tls_key: str | None = Field(default=None, description="Its private key (PEM).")
+
+
 class MySQLConfig(_Model):
     """Servers of the primary/replica topology and the thresholds lifeboat checks them by."""
 
@@ -91,6 +134,10 @@ class MySQLConfig(_Model):
     )
     catch_up_timeout: Seconds = Field(
         default=10.0, description="How long a switch waits for the target to apply everything."
+    )
+    connector: ConnectorConfig = Field(
+        default=ConnectorConfig(),
+        description="The lifeboat connector: applications connect to it instead of a server.",
     )
     sensor_interval: Seconds = Field(default=30.0, description="How often the sensor probes.")
     automatic_failover: bool = Field(

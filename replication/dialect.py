@@ -92,6 +92,15 @@ class Dialect(ABC):
         "WHERE id <> CONNECTION_ID()"
     )
 
+    running_statements: Statement = Statement(
+        "SELECT id, user, time_ms, LEFT(info, 200) FROM information_schema.processlist "
+        "WHERE id <> CONNECTION_ID() AND command = 'Query' AND info IS NOT NULL"
+    )
+
+    def lock_wait(self, seconds: int) -> Statement:
+        """Bound how long this session waits for a lock (read_only=ON waits for writes)."""
+        return Statement("SET SESSION lock_wait_timeout = %s", (int(seconds),))
+
     def heartbeat_age(self, primary_server_id: int) -> Statement:
         """Microseconds since the primary's last heartbeat that this server has applied."""
         return Statement(
@@ -255,6 +264,10 @@ class MySQL8(Dialect):
     stop_io_thread = Statement("STOP REPLICA IO_THREAD")
     start_replica = Statement("START REPLICA")
     reset_replica = Statement("RESET REPLICA ALL")
+    running_statements = Statement(
+        "SELECT id, user, time * 1000, LEFT(info, 200) FROM information_schema.processlist "
+        "WHERE id <> CONNECTION_ID() AND command = 'Query' AND info IS NOT NULL"
+    )
 
     def block_writes(self) -> list[Statement]:
         return [Statement("SET GLOBAL super_read_only = ON")]

@@ -10,10 +10,12 @@ import pymysql
 
 from lifeboat.topology_config import MySQLConfig
 from replication.errors import FailoverFailed, FailoverRefused, ReplicationError, ServerUnreachable
-from replication.history import Event, History
+from replication.history import History
+from replication.node import STEP_ERRORS, Node, Out, verify
 from replication.probe import Health, probe
+from replication.report import SwitchReport, printer, say_released
+from replication.sessions import NoSessions, Sessions
 from replication.settings import RELAY_APPLY_TIMEOUT
-from replication.switch import STEP_ERRORS, Node, Out, SwitchReport, _printer, _verify
 from replication.topology import Topology, describe_error
 
 Confirm = Callable[[str], bool]
@@ -95,10 +97,12 @@ def failover(
     confirm: Confirm | None = None,
     out: Out = print,
     history: History | None = None,
+    sessions: Sessions | None = None,
 ) -> SwitchReport:
     """Promote the most advanced healthy replica after the primary died (asks unless `yes`)."""
     report = SwitchReport(kind="failover", source=None, target=None)
-    say = _printer(report, out)
+    say = printer(report, out)
+    sessions = sessions or NoSessions()
     nodes: dict[str, Node] = {}
     try:
         health = probe(topology, heartbeat=False)
@@ -144,11 +148,12 @@ def failover(
         say(f"PUT THE NEW PRIMARY '{target}' ONLINE")
         new.detach()
         new.allow_writes()
+        say_released(sessions.release(new.server), target, say, report)
         others = [node for name, node in nodes.items() if name != target]
         for node in others:
             say(f"RECONFIGURING REPLICA '{node.name}' TO POINT TO NEW PRIMARY '{target}'")
             node.follow(new.server, own_history=False)
-        _verify(new, others)
+        verify(new, others)
         say(f"FAILOVER TO '{target}' WAS SUCCESSFUL")
         say(f"COULD BE LOST: {report.lost}")
         report.outcome = "success"
@@ -169,19 +174,7 @@ def failover(
     finally:
         for node in nodes.values():
             node.close()
-        if history is not None:
-            history.record(
-                Event(
-                    kind="failover",
-                    source=report.source,
-                    target=report.target,
-                    outcome=report.outcome,
-                    reason=report.reason,
-                    steps=report.lines,
-                    lost=report.lost,
-                    started_at=report.started_at,
-                )
-            )
+        report.record(history)
 
 
 def _wait_relay_applied(node: Node) -> None:

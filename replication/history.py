@@ -44,9 +44,14 @@ class Event:
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str = ""
     blocked_ms: float | None = None
+    # Where the blocked time went (block, end sessions, catch-up, open), in milliseconds.
+    phases_ms: dict[str, float] = field(default_factory=dict)
     reason: str = ""
     steps: list[str] = field(default_factory=list)
     lost: str = ""
+    # Application sessions a connector moved to the new primary, and those it had to end.
+    sessions_kept: int = 0
+    sessions_ended: int = 0
 
 
 class History:

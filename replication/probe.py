@@ -418,15 +418,49 @@ def _replica_findings(
     found: list[Finding] = []
     r = s.replica
     if r is None:
-        return [
+        # Errant transactions matter most here: pointing such a server at the primary
+        # breaks its replication (error 1950), so they are listed below, never hidden.
+        first = "deal with its errant transactions (below), then " if s.errant else ""
+        found.append(
             Finding(
                 Kind.REPLICATION_STOPPED,
                 ERROR,
                 name,
-                f"{name} is read-only but replicates from no one; point it at "
+                f"{name} is read-only but replicates from no one; {first}point it at "
                 f"{primary or 'the primary'} (CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos).",
             )
-        ]
+        )
+    else:
+        found += _replication_findings(name, s, r, primary, threshold)
+    if s.errant:
+        found.append(
+            Finding(
+                Kind.ERRANT,
+                ERROR,
+                name,
+                f"{name} has transactions the primary {primary} never had ({s.errant}); "
+                "they would be lost or collide in a switch. Inspect them with mariadb-binlog "
+                f"on {name} and re-apply or discard them by hand.",
+            )
+        )
+    if not (s.log_bin and s.log_replica_updates):
+        found.append(
+            Finding(
+                Kind.NOT_PROMOTABLE,
+                WARN,
+                name,
+                f"{name} cannot become primary: it needs log_bin and log_slave_updates ON "
+                "so the other replicas can follow it.",
+            )
+        )
+    return found
+
+
+def _replication_findings(
+    name: str, s: ServerHealth, r: ReplicaStatus, primary: str | None, threshold: float
+) -> list[Finding]:
+    """What is wrong with how a replica receives and applies its source's transactions."""
+    found: list[Finding] = []
     if primary and s.source != primary:
         found.append(
             Finding(
@@ -468,35 +502,27 @@ def _replica_findings(
     if s.heartbeat_applied is False or (
         s.heartbeat_lag is not None and s.heartbeat_lag > threshold
     ):
-        lag = "no heartbeat yet" if s.heartbeat_lag is None else f"{s.heartbeat_lag:.1f} s"
         found.append(
             Finding(
                 Kind.LAG,
                 WARN,
                 name,
-                f"{name} lags beyond {threshold:g} s (heartbeat: {lag}; "
+                f"{name} lags beyond {threshold:g} s ({_lag_evidence(s, r, threshold)}; "
                 f"Seconds_Behind_Master: {r.seconds_behind}).",
             )
         )
-    if s.errant:
-        found.append(
-            Finding(
-                Kind.ERRANT,
-                ERROR,
-                name,
-                f"{name} has transactions the primary {primary} never had ({s.errant}); "
-                "they would be lost or collide in a switch. Inspect them with mariadb-binlog "
-                f"on {name} and re-apply or discard them by hand.",
-            )
-        )
-    if not (s.log_bin and s.log_replica_updates):
-        found.append(
-            Finding(
-                Kind.NOT_PROMOTABLE,
-                WARN,
-                name,
-                f"{name} cannot become primary: it needs log_bin and log_slave_updates ON "
-                "so the other replicas can follow it.",
-            )
-        )
     return found
+
+
+def _lag_evidence(s: ServerHealth, r: ReplicaStatus, threshold: float) -> str:
+    """What the heartbeat shows: its age is the lag only while the replica applies."""
+    last = (
+        f"the last heartbeat it applied was written {s.heartbeat_lag:.1f} s ago"
+        if s.heartbeat_lag is not None
+        else "it has applied no heartbeat yet"
+    )
+    if s.heartbeat_applied is False:
+        return f"the heartbeat written now did not arrive within {threshold:g} s; {last}"
+    if not r.running:
+        return f"replication is stopped; {last}"
+    return f"heartbeat lag {s.heartbeat_lag:.1f} s"

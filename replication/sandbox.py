@@ -49,6 +49,8 @@ GRANTS = {
         "SLAVE MONITOR, BINLOG MONITOR ON *.* TO {who}",
         f"GRANT SELECT, INSERT, UPDATE, CREATE ON `{HEARTBEAT_SCHEMA}`.* TO {{who}}",
     ],
+    # The connector verifies applications against the servers' own password hashes.
+    "connector": ["GRANT SELECT ON mysql.global_priv TO {who}"],
     "app": [f"GRANT ALL ON `{SANDBOX_APP_SCHEMA}`.* TO {{who}}"],
 }
 
@@ -252,15 +254,38 @@ class Sandbox:
                 time.sleep(0.05)
 
     def _open_primary(self, servers: list[SandboxServer]) -> None:
-        """Servers start read-only; the one that replicates from nobody is the primary."""
+        """Servers start read-only; the one that replicates from nobody is the primary.
+
+        A server that kept running through a failover may already be the primary: then it
+        stays so, and what came back says so.
+        """
         root = self.account("root")
-        sources = []
+        sources, writable = [], []
         for server in servers:
             with self._root(server, root) as conn, conn.cursor(pymysql.cursors.DictCursor) as cur:
                 cur.execute("SHOW SLAVE STATUS")
                 if not cur.fetchone():
                     sources.append(server)
-        if len(sources) == 1:
+                cur.execute("SELECT @@global.read_only AS read_only")
+                if not cur.fetchone()["read_only"]:
+                    writable.append(server)
+        if len(writable) == 1:
+            primary = writable[0]
+            strays = [s.name for s in sources if s != primary]
+            self.out(
+                f"primary {primary.name} on port {primary.port} accepts writes"
+                + (
+                    f"; {', '.join(strays)} came back read-only and replicate from no one: "
+                    f"check `lifeboat ls` before pointing them at {primary.name}"
+                    if strays
+                    else ""
+                )
+            )
+        elif writable:
+            self.out(
+                f"{', '.join(s.name for s in writable)} all accept writes: check `lifeboat ls`"
+            )
+        elif len(sources) == 1:
             with self._root(sources[0], root) as conn, conn.cursor() as cur:
                 cur.execute("SET GLOBAL read_only = OFF")
             self.out(f"primary {sources[0].name} on port {sources[0].port} accepts writes")
@@ -285,6 +310,7 @@ class Sandbox:
             for role, (_, env) in SANDBOX_ACCOUNTS.items()
             if role in ("monitor", "switch", "replication")
         }
+        _, connector_env = SANDBOX_ACCOUNTS["connector"]
         description = {
             "mysql": {
                 "servers": {s.name: {"host": SANDBOX_HOST, "port": s.port} for s in servers},
@@ -295,6 +321,15 @@ class Sandbox:
                 "probe_timeout": 2.0,
                 "long_write_limit": 10.0,
                 "catch_up_timeout": 10.0,
+                "connector": {
+                    "host": SANDBOX_HOST,
+                    "writer_port": free_port(),
+                    "reader_port": free_port(),
+                    "account": {
+                        "user_env": f"{connector_env}_USER",
+                        "password_env": f"{connector_env}_PASSWORD",
+                    },
+                },
             }
         }
         header = "# Written by `lifeboat sandbox up`; secrets are in credentials.env beside it.\n"

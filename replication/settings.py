@@ -22,6 +22,7 @@ SANDBOX_ACCOUNTS = {
     "monitor": ("lifeboat_monitor", "LIFEBOAT_SANDBOX_MONITOR"),
     "switch": ("lifeboat_switch", "LIFEBOAT_SANDBOX_SWITCH"),
     "replication": ("lifeboat_repl", "LIFEBOAT_SANDBOX_REPLICATION"),
+    "connector": ("lifeboat_connector", "LIFEBOAT_SANDBOX_CONNECTOR"),
     "app": ("lifeboat_app", "LIFEBOAT_SANDBOX_APP"),
     "root": ("root", "LIFEBOAT_SANDBOX_ROOT"),
 }

@@ -1,207 +1,62 @@
-"""Planned switch of the primary: check, block writes, drain, promote, repoint, verify."""
+"""Planned switch of the primary: check, catch up, block writes, drain, promote, repoint, verify."""
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pymysql
-import pymysql.cursors
 
-from replication.dialect import Dialect, ReplicaStatus, Statement
-from replication.errors import (
-    ReplicationError,
-    RollbackFailed,
-    ServerUnreachable,
-    SwitchFailed,
-    SwitchRefused,
-)
-from replication.gtid import GtidState
-from replication.history import Event, History
-from replication.probe import Health, Kind, probe, write_heartbeat
-from replication.settings import (
-    PROTECTED_COMMANDS,
-    PROTECTED_USERS,
-    READ_MARGIN,
-    VERIFY_TIMEOUT,
-)
+from replication.errors import ServerUnreachable, SwitchFailed, SwitchRefused
+from replication.history import History
+from replication.node import STEP_ERRORS, Node, Out, SwitchStepError, verify
+from replication.probe import Health, Kind, probe
+from replication.report import SwitchReport, printer, say_held, say_released
+from replication.resume import finish_interrupted
+from replication.rollback import Progress, rollback
+from replication.sessions import NoSessions, Sessions
+from replication.switch_settings import CATCH_UP_CLOSE, RUNNING_WRITE_LIMIT
 from replication.topology import Server, Topology, describe_error
 
-Out = Callable[[str], None]
-# Errors that mean a step failed and the switch must roll back.
-STEP_ERRORS = (pymysql.MySQLError, ReplicationError, OSError)
-
-
-class Node:
-    """A server under the switch's control: one connection of the switch account."""
-
-    def __init__(self, server: Server, topology: Topology, dialect: Dialect) -> None:
-        self.server = server
-        self.name = server.name
-        self.topology = topology
-        self.dialect = dialect
-        self._conn: Any = None
-
-    def conn(self) -> Any:
-        if self._conn is None:
-            config = self.topology.config
-            wait = max(config.catch_up_timeout, VERIFY_TIMEOUT)
-            self._conn = self.topology.connect(
-                self.server, self.topology.switch, read_timeout=wait + READ_MARGIN
-            )
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-
-    def run(self, *statements: Statement) -> None:
-        with self.conn().cursor() as cur:
-            for statement in statements:
-                try:
-                    cur.execute(statement.sql, statement.params or None)
-                except pymysql.MySQLError as exc:
-                    raise SwitchStepError(
-                        f"{self.name}: {statement.redacted()} failed: {describe_error(exc)}"
-                    ) from None
-
-    def one(self, statement: Statement) -> tuple[Any, ...]:
-        with self.conn().cursor() as cur:
-            try:
-                cur.execute(statement.sql, statement.params or None)
-            except pymysql.MySQLError as exc:
-                raise SwitchStepError(f"{self.name}: {describe_error(exc)}") from None
-            return cur.fetchone()
-
-    def rows(self, statement: Statement) -> list[dict[str, Any]]:
-        with self.conn().cursor(pymysql.cursors.DictCursor) as cur:
-            try:
-                cur.execute(statement.sql, statement.params or None)
-            except pymysql.MySQLError as exc:
-                raise SwitchStepError(f"{self.name}: {describe_error(exc)}") from None
-            return list(cur.fetchall())
-
-    def gtid(self) -> GtidState:
-        return self.dialect.parse_gtid_state(self.one(self.dialect.gtid_state()))
-
-    def read_only(self) -> bool:
-        read_only, super_read_only = self.one(self.dialect.read_only)
-        return bool(int(read_only)) or bool(int(super_read_only or 0))
-
-    def replica_status(self) -> ReplicaStatus | None:
-        rows = self.rows(self.dialect.replica_status)
-        return self.dialect.parse_replica_status(rows[0] if rows else None)
-
-    def wait_for(self, position: str, timeout: float) -> bool:
-        if not position:
-            return True
-        return self.dialect.wait_succeeded(
-            self.one(self.dialect.wait_for_gtid(position, timeout))[0]
-        )
-
-    def block_writes(self) -> None:
-        self.run(*self.dialect.block_writes())
-
-    def allow_writes(self) -> None:
-        self.run(*self.dialect.allow_writes())
-
-    def detach(self) -> None:
-        """Stop replicating and forget the source: the server becomes a primary candidate."""
-        self.run(self.dialect.stop_replica, self.dialect.reset_replica)
-
-    def follow(self, source: Server, own_history: bool) -> None:
-        """Replicate from `source` by GTID; `own_history` when this server was a primary."""
-        account = self.topology.replication
-        statements = [self.dialect.stop_replica]
-        if own_history:
-            statements += self.dialect.prepare_replica()
-        statements += [
-            self.dialect.change_source(source.host, source.port, account.user, account.password),
-            self.dialect.start_replica,
-        ]
-        self.run(*statements)
-
-    def app_sessions(self) -> list[dict[str, Any]]:
-        """Sessions of applications: never replication, system or lifeboat's own threads."""
-        protected_users = PROTECTED_USERS | {
-            self.topology.replication.user,
-            self.topology.switch.user,
-        }
-        return [
-            row
-            for row in self.rows(self.dialect.sessions)
-            if row["user"] not in protected_users and row["command"] not in PROTECTED_COMMANDS
-        ]
-
-    def kill_app_sessions(self) -> int:
-        killed = 0
-        for row in self.app_sessions():
-            statement = self.dialect.kill(row["id"])
-            with contextlib.suppress(pymysql.MySQLError), self.conn().cursor() as cur:
-                cur.execute(statement.sql, statement.params)
-                killed += 1
-        return killed
-
-
-class SwitchStepError(ReplicationError):
-    """One statement of a switch step failed."""
-
-
-@dataclass
-class SwitchReport:
-    """What a switch or failover did, for the terminal, the Dagster log and the history."""
-
-    kind: str
-    source: str | None
-    target: str | None
-    outcome: str = "refused"
-    blocked_ms: float | None = None
-    reason: str = ""
-    lines: list[str] = field(default_factory=list)
-    lost: str = ""
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-
-
-def _printer(report: SwitchReport, out: Out) -> Out:
-    def say(line: str) -> None:
-        report.lines.append(line)
-        out(line)
-
-    return say
+__all__ = ["STEP_ERRORS", "Node", "SwitchReport", "check", "switch"]
 
 
 def _replica_problems(name: str, health: Health, primary: str, as_target: bool = True) -> list[str]:
     """Why `name` cannot take over from `primary`, or (not `as_target`) cannot follow along."""
     s = health.servers[name]
     reasons = []
+    not_running = False
     if not s.reachable:
         return [f"{name} is unreachable"]
     if s.replica is None or s.source != primary:
         reasons.append(f"{name} does not replicate from {primary}")
     elif not s.replica.running or s.replica.last_io_error or s.replica.last_sql_error:
         error = s.replica.last_sql_error or s.replica.last_io_error
+        # The heartbeat's age says when it last applied one, not how far behind it is.
+        last = (
+            f"; the last heartbeat it applied was written {s.heartbeat_lag:.1f} s ago"
+            if s.heartbeat_lag is not None
+            else ""
+        )
         reasons.append(
             f"{name} is not replicating (IO {s.replica.io_running}, SQL {s.replica.sql_running}"
             + (f": {error}" if error else "")
+            + last
             + ")"
         )
+        not_running = True
     if s.errant:
         reasons.append(f"{name} holds errant transactions {s.errant} that {primary} never had")
     if not as_target:
         return reasons
-    if s.heartbeat_applied is False or (
-        s.heartbeat_lag is not None and s.heartbeat_lag > health.lag_threshold
+    if not not_running and (
+        s.heartbeat_applied is False
+        or (s.heartbeat_lag is not None and s.heartbeat_lag > health.lag_threshold)
     ):
         lag = (
-            "the heartbeat did not arrive"
-            if s.heartbeat_lag is None
-            else (f"heartbeat lag {s.heartbeat_lag:.1f} s")
+            f"the heartbeat written now did not arrive within {health.lag_threshold:g} s"
+            if s.heartbeat_applied is False
+            else f"heartbeat lag {s.heartbeat_lag:.1f} s"
         )
         reasons.append(f"{name} lags beyond {health.lag_threshold:g} s ({lag})")
     if not (s.log_bin and s.log_replica_updates):
@@ -276,18 +131,25 @@ def switch(
     out: Out = print,
     history: History | None = None,
     health: Health | None = None,
+    sessions: Sessions | None = None,
 ) -> SwitchReport:
     """Make `to` (or the best replica) the primary without losing a write, or roll back.
 
     Raises SwitchRefused before changing anything, SwitchFailed after a successful rollback,
     RollbackFailed when even the rollback could not finish (its message says what to do).
+    Any other exception (Ctrl-C) rolls back too, then goes on.
     """
     report = SwitchReport(kind="switch", source=None, target=to)
+    sessions = sessions or NoSessions()
+    say = printer(report, out)
     try:
         health = health or probe(topology)
+        if finish_interrupted(topology, health, to, say, report, sessions):
+            report.outcome = "success"
+            return report
         primary, target = check(topology, health, to)
         report.source, report.target = primary, target
-        _run(topology, health, primary, target, _printer(report, out), report)
+        _run(topology, health, primary, target, say, report, sessions)
         report.outcome = "success"
         return report
     except SwitchRefused as exc:
@@ -297,35 +159,14 @@ def switch(
         report.outcome, report.reason = "rolled_back", str(exc)
         exc.report = report  # type: ignore[attr-defined]
         raise
-    except RollbackFailed as exc:
-        report.outcome, report.reason = "failed", str(exc)
+    except BaseException as exc:
+        # RollbackFailed, or an interruption after a successful rollback.
+        report.outcome = "failed" if report.outcome != "rolled_back" else report.outcome
+        report.reason = report.reason or str(exc) or type(exc).__name__
         exc.report = report  # type: ignore[attr-defined]
         raise
     finally:
-        if history is not None:
-            history.record(
-                Event(
-                    kind="switch",
-                    source=report.source,
-                    target=report.target,
-                    outcome=report.outcome,
-                    blocked_ms=report.blocked_ms,
-                    reason=report.reason,
-                    steps=report.lines,
-                    started_at=report.started_at,
-                )
-            )
-
-
-@dataclass
-class _Progress:
-    blocked_at: float | None = None
-    opened_at: float | None = None
-    target_lost: bool = False
-    target_detached: bool = False
-    target_writable: bool = False
-    source_following: bool = False
-    repointed: list[str] = field(default_factory=list)
+        report.record(history)
 
 
 def _run(
@@ -335,83 +176,223 @@ def _run(
     target: str,
     say: Out,
     report: SwitchReport,
+    sessions: Sessions,
 ) -> None:
     nodes = {
         name: Node(topology.server(name), topology, health.servers[name].dialect)  # type: ignore[arg-type]
         for name in topology.names
     }
     old, new = nodes[primary], nodes[target]
-    others = [nodes[n] for n in topology.names if n not in (primary, target)]
-    progress = _Progress()
     try:
         for node in nodes.values():
             node.conn()
-        # Held until this connection closes: two switches at once would fight over the servers.
-        if old.one(old.dialect.switch_lock())[0] != 1:
-            raise SwitchRefused(
-                f"refusing to switch: another switch holds the lock on {primary}; "
-                "wait for it to finish (see its output or `lifeboat ls`)."
-            )
-        long = _long_writes(old, topology.config.long_write_limit)
-        if long:
-            details = "; ".join(f"session {r[0]} open {r[1]} s ({r[2] or 'idle'})" for r in long)
-            raise SwitchRefused(
-                f"refusing to switch: a write on {primary} has run longer than "
-                f"{topology.config.long_write_limit:g} s: {details}. Let it finish, or end it, "
-                "then switch again."
-            )
-        _check_replication_account(topology, new.server)
+        _refuse_unless_ready(topology, old, new)
         say(f"SELECTED REPLICA: {target}")
+        _catch_up(old, new, topology.config.catch_up_timeout)
+        _refuse_running_writes(old)
+        say_held(sessions.hold(topology.config.connector.drain_limit), say)
+        progress = Progress()
         try:
-            say(f"PURGE REMAINING ACTIVE SESSIONS ON CURRENT PRIMARY '{primary}'")
-            progress.blocked_at = time.perf_counter()
-            old.block_writes()
-            old.kill_app_sessions()
-            say(f"FLUSH TRANSACTIONS ON CURRENT PRIMARY '{primary}'")
-            final = old.gtid()
-            timeout = topology.config.catch_up_timeout
-            if not new.wait_for(final.executed, timeout):
-                raise SwitchStepError(
-                    f"{target} did not apply {primary}'s last transactions ({final.executed}) "
-                    f"within {timeout:g} s"
-                )
-            say(f"PUT THE NEW PRIMARY '{target}' ONLINE")
-            progress.target_detached = True
-            new.detach()
-            if not old.read_only():
-                raise SwitchStepError(f"{primary} accepts writes again; not opening {target}")
-            progress.target_writable = True
-            new.allow_writes()
-            progress.opened_at = time.perf_counter()
-            report.blocked_ms = (time.perf_counter() - progress.blocked_at) * 1000
-            say(f"PUT THE PRIOR PRIMARY '{primary}' ONLINE AS A REPLICA")
-            progress.source_following = True
-            old.follow(new.server, own_history=True)
-            for node in others:
-                say(f"RECONFIGURING REPLICA '{node.name}' TO POINT TO NEW PRIMARY '{target}'")
-                progress.repointed.append(node.name)
-                node.follow(new.server, own_history=False)
-            _verify(new, [old, *others])
-        except STEP_ERRORS as exc:
-            reason = describe_error(exc) if isinstance(exc, pymysql.MySQLError) else str(exc)
-            _rollback(nodes, primary, target, progress, reason, say, report)
-            followup = (
-                f" {target} went down after it was detached: when it is back it stays read-only "
-                f"and replicates from no one; check `lifeboat ls` for errant transactions on it, "
-                f"then point it at {primary} (CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos)."
-                if progress.target_lost
-                else f" Check {target} with `lifeboat ls` before trying again."
-            )
-            raise SwitchFailed(
-                f"switch to {target} failed and was rolled back: {reason}. {primary} is the "
-                f"primary again and accepts writes.{followup}"
-            ) from None
-        say(f"SWITCH TO '{target}' WAS SUCCESSFUL (writes blocked {report.blocked_ms:.0f} ms)")
+            _steps(topology, nodes, old, new, progress, say, report)
+        finally:
+            _release(sessions, nodes, new if progress.done else None, say, report)
+        say(f"SWITCH TO '{target}' WAS SUCCESSFUL ({report.blocked_summary()})")
     except ServerUnreachable as exc:
         raise SwitchRefused(f"refusing to switch: {exc}") from None
     finally:
         for node in nodes.values():
             node.close()
+
+
+def _refuse_unless_ready(topology: Topology, old: Node, new: Node) -> None:
+    """The lock, then what the probe could not see: an open write, a wrong password."""
+    # Held until this connection closes: two switches at once would fight over the servers.
+    if old.one(old.dialect.switch_lock())[0] != 1:
+        raise SwitchRefused(
+            f"refusing to switch: another switch holds the lock on {old.name}; "
+            "wait for it to finish (see its output or `lifeboat ls`)."
+        )
+    limit = topology.config.long_write_limit
+    long = _long_writes(old, limit)
+    if long:
+        details = "; ".join(f"session {r[0]} open {r[1]} s ({r[2] or 'idle'})" for r in long)
+        raise SwitchRefused(
+            f"refusing to switch: a write on {old.name} has run longer than {limit:g} s: "
+            f"{details}. Let it finish, or end it, then switch again."
+        )
+    _check_replication_account(topology, new.server)
+
+
+def _catch_up(old: Node, new: Node, timeout: float) -> None:
+    """Let the target catch up while writes still flow, so the block waits only for the last.
+
+    Rounds of MASTER_GTID_WAIT on the primary's position until one is short; a target that
+    never gets close (MASTER_DELAY, a slow applier) is refused: nothing has changed yet.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        position = old.gtid().executed
+        started = time.monotonic()
+        left = deadline - started
+        if left <= 0 or not new.wait_for(position, left, source=old):
+            raise SwitchRefused(
+                f"refusing to switch: {new.name} did not catch up with {old.name} within "
+                f"{timeout:g} s (it applies more slowly than {old.name} writes, or has a "
+                "MASTER_DELAY); nothing was changed. Switch when it keeps up."
+            )
+        if time.monotonic() - started < CATCH_UP_CLOSE:
+            return
+
+
+def _refuse_running_writes(old: Node) -> None:
+    """read_only=ON waits for running write statements: refuse rather than freeze writes."""
+    running = old.running_writes(RUNNING_WRITE_LIMIT)
+    if running:
+        details = "; ".join(
+            f"session {session} ({user}) running for {seconds:.1f} s: {text[:120]}"
+            for session, user, seconds, text in running
+        )
+        raise SwitchRefused(
+            f"refusing to switch: a write statement on {old.name} has run longer than "
+            f"{RUNNING_WRITE_LIMIT:g} s, and blocking writes would wait for it to end: "
+            f"{details}. Let it finish, or end it (KILL <session>), then switch again."
+        )
+
+
+def _steps(
+    topology: Topology,
+    nodes: dict[str, Node],
+    old: Node,
+    new: Node,
+    progress: Progress,
+    say: Out,
+    report: SwitchReport,
+) -> None:
+    """The switch proper; any failure or interruption rolls back."""
+    others = [n for n in nodes.values() if n not in (old, new)]
+    try:
+        _block_and_open(topology, old, new, progress, say, report)
+        say(f"PUT THE PRIOR PRIMARY '{old.name}' ONLINE AS A REPLICA")
+        progress.source_following = True
+        old.follow(new.server, own_history=True)
+        for node in others:
+            say(f"RECONFIGURING REPLICA '{node.name}' TO POINT TO NEW PRIMARY '{new.name}'")
+            progress.repointed.append(node.name)
+            node.follow(new.server, own_history=False)
+        verify(new, [old, *others])
+        progress.done = True
+    except STEP_ERRORS as exc:
+        reason = describe_error(exc) if isinstance(exc, pymysql.MySQLError) else str(exc)
+        rollback(nodes, old.name, new.name, progress, reason, say, report)
+        raise SwitchFailed(
+            f"switch to {new.name} failed and was rolled back: {reason}. {old.name} is the "
+            f"primary again and accepts writes.{_followup(old.name, new.name, progress)}"
+        ) from None
+    except BaseException as exc:
+        reason = f"interrupted ({type(exc).__name__})"
+        rollback(nodes, old.name, new.name, progress, reason, say, report)
+        report.outcome, report.reason = "rolled_back", reason
+        raise
+
+
+def _block_and_open(
+    topology: Topology, old: Node, new: Node, progress: Progress, say: Out, report: SwitchReport
+) -> None:
+    """Block writes on the old primary, end its sessions, catch up, open the target."""
+    phases = report.phases_ms
+    say(f"PURGE REMAINING ACTIVE SESSIONS ON CURRENT PRIMARY '{old.name}'")
+    progress.blocked_at = mark = time.perf_counter()
+    try:
+        old.block_writes()
+    except SwitchStepError as exc:
+        raise SwitchStepError(
+            f"{exc}: a write statement on {old.name} kept writes from being blocked "
+            "(lock_wait_timeout); nothing else was changed"
+        ) from None
+    mark = _phase(phases, "block", mark)
+    old.kill_app_sessions()
+    mark = _phase(phases, "end sessions", mark)
+    say(f"FLUSH TRANSACTIONS ON CURRENT PRIMARY '{old.name}'")
+    final = old.gtid()
+    timeout = topology.config.catch_up_timeout
+    if not new.wait_for(final.executed, timeout, source=old):
+        raise SwitchStepError(
+            f"{new.name} did not apply {old.name}'s last transactions ({final.executed}) "
+            f"within {timeout:g} s"
+        )
+    mark = _phase(phases, "catch-up", mark)
+    say(f"PUT THE NEW PRIMARY '{new.name}' ONLINE")
+    _still_blocked(old, new, final.executed)
+    new.detach()
+    progress.target_detached = True
+    if not old.read_only():
+        raise SwitchStepError(f"{old.name} accepts writes again; not opening {new.name}")
+    _still_blocked(old, new, final.executed)
+    progress.target_writable = True
+    new.allow_writes()
+    progress.opened_at = time.perf_counter()
+    _phase(phases, "open", mark)
+    report.blocked_ms = (progress.opened_at - progress.blocked_at) * 1000
+
+
+def _still_blocked(old: Node, new: Node, final: str) -> None:
+    """Nothing committed on the old primary since its last position was read.
+
+    read_only stops neither sessions with READ_ONLY ADMIN (SUPER, root) nor a killed session
+    that is still finishing its commit; a write of theirs would exist only on the old primary.
+    """
+    now = old.gtid().executed
+    if now != final:
+        raise SwitchStepError(
+            f"{old.name} committed transactions after writes were blocked ({final} -> {now}): "
+            "a session that read_only does not stop (READ_ONLY ADMIN or SUPER, e.g. root) "
+            f"writes there; not opening {new.name}"
+        )
+
+
+def _phase(phases: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    phases[name] = (now - since) * 1000
+    return now
+
+
+def _followup(primary: str, target: str, progress: Progress) -> str:
+    """What a person does about the target after a rollback, as far as we know its state."""
+    if progress.target_lost:
+        return (
+            f" {target} went down after it was detached: when it is back it stays read-only "
+            f"and replicates from no one; check `lifeboat ls` for errant transactions on it, "
+            f"then point it at {primary} (CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos)."
+        )
+    if progress.target_down:
+        return (
+            f" {target} went down before it took any write, while it was being detached: "
+            f"when it is back it stays read-only; `lifeboat ls` shows whether it still "
+            f"replicates from {primary}. If it replicates from no one, check it there for "
+            f"errant transactions, then point it at {primary} (CHANGE MASTER TO ... "
+            "MASTER_USE_GTID=slave_pos)."
+        )
+    return f" Check {target} with `lifeboat ls` before trying again."
+
+
+def _release(
+    sessions: Sessions, nodes: dict[str, Node], done: Node | None, say: Out, report: SwitchReport
+) -> None:
+    """Let held sessions go on, on the one server that accepts writes (if any)."""
+    server = done.server if done is not None else _sole_writable(nodes)
+    if server is not None:
+        say_released(sessions.release(server), server.name, say, report)
+
+
+def _sole_writable(nodes: dict[str, Node]) -> Server | None:
+    writable = []
+    for node in nodes.values():
+        try:
+            if not node.read_only():
+                writable.append(node.server)
+        except STEP_ERRORS:
+            continue
+    return writable[0] if len(writable) == 1 else None
 
 
 def _check_replication_account(topology: Topology, target: Server) -> None:
@@ -425,121 +406,3 @@ def _check_replication_account(topology: Topology, target: Server) -> None:
             f"no replica could follow it ({exc}). Check {names.user_env} and "
             f"{names.password_env}."
         ) from None
-
-
-def _verify(source: Node, replicas: list[Node]) -> None:
-    """A heartbeat written on the new primary must reach every replica, which must run."""
-    try:
-        position = write_heartbeat(source.conn(), source.dialect)
-    except pymysql.MySQLError as exc:
-        raise SwitchStepError(
-            f"{source.name}: could not write the heartbeat: {describe_error(exc)}"
-        ) from None
-    for node in replicas:
-        if not node.wait_for(position, VERIFY_TIMEOUT):
-            status = node.replica_status()
-            error = (status.last_io_error or status.last_sql_error) if status else "no source"
-            raise SwitchStepError(
-                f"the heartbeat from {source.name} did not reach {node.name} within "
-                f"{VERIFY_TIMEOUT:g} s ({error or 'no error reported'})"
-            )
-
-
-def _reconnect(node: Node, must_be_down: bool = False) -> Node | None:
-    """The node with a fresh connection, or None when the server is down.
-
-    With `must_be_down`, a server that cannot be reached for any other reason than refusing
-    connections (a timeout, a network split) raises: it might still accept writes.
-    """
-    node.close()
-    try:
-        node.conn()
-        return node
-    except ServerUnreachable as exc:
-        if must_be_down and not exc.refused:
-            raise RollbackFailed(
-                f"cannot tell whether {node.name} still accepts writes ({exc}); every other "
-                f"server stays read-only so that there are never two primaries. Once you know "
-                f"{node.name} is down or read-only, run `lifeboat ls` and open the right one."
-            ) from None
-        return None
-
-
-def _rollback(
-    nodes: dict[str, Node],
-    primary: str,
-    target: str,
-    progress: _Progress,
-    reason: str,
-    say: Out,
-    report: SwitchReport,
-) -> None:
-    """Make the old primary the only writable server again, every reachable replica its own."""
-    say(f"SWITCH TO '{target}' FAILED: {reason}")
-    say(f"ROLLING BACK TO PRIMARY '{primary}'")
-    old = _reconnect(nodes[primary])
-    new = _reconnect(nodes[target], must_be_down=progress.target_writable)
-    if old is None:
-        if progress.target_writable and new is not None:
-            raise RollbackFailed(
-                f"switch to {target} failed ({reason}) and {primary} became unreachable after "
-                f"{target} took over: {target} stays the primary and accepts writes. Run "
-                f"`lifeboat ls`; replicas still pointing at {primary} need repointing to {target}."
-            )
-        raise RollbackFailed(
-            f"switch to {target} failed ({reason}) and {primary} is unreachable, so it cannot "
-            f"be made the primary again; no server accepts writes. If {primary} is dead run "
-            "`lifeboat failover`."
-        )
-    progress.target_lost = new is None and progress.target_detached
-    try:
-        if progress.target_writable:
-            old.block_writes()
-            if new is None:
-                opened_ms = (
-                    time.perf_counter() - (progress.opened_at or time.perf_counter())
-                ) * 1000
-                say(
-                    f"'{target}' IS DOWN; WRITES IT TOOK IN THE {opened_ms:.0f} MS SINCE IT "
-                    f"OPENED MAY NOT BE ON '{primary}'"
-                )
-            else:
-                new.block_writes()
-                _recover_from(old, new)
-        if new is not None and (progress.target_detached or progress.target_writable):
-            say(f"PUT '{target}' BACK AS A REPLICA OF '{primary}'")
-        if old.replica_status() is not None:
-            old.detach()
-        old.allow_writes()
-        if progress.blocked_at is not None:
-            report.blocked_ms = (time.perf_counter() - progress.blocked_at) * 1000
-        if new is not None and (progress.target_detached or progress.target_writable):
-            new.follow(old.server, own_history=True)
-        for name in progress.repointed:
-            node = _reconnect(nodes[name])
-            if node is not None:
-                say(f"RECONFIGURING REPLICA '{name}' TO POINT TO PRIMARY '{primary}'")
-                node.follow(old.server, own_history=False)
-        reachable = [n for n in (_reconnect(nodes[name]) for name in nodes if name != primary) if n]
-        _verify(old, reachable)
-    except STEP_ERRORS as exc:
-        detail = describe_error(exc) if isinstance(exc, pymysql.MySQLError) else str(exc)
-        raise RollbackFailed(
-            f"switch to {target} failed ({reason}) and its rollback failed too: {detail}. "
-            f"Check every server with `lifeboat ls`; make sure only {primary} has "
-            "read_only=OFF and that the others replicate from it."
-        ) from None
-    say(f"ROLLED BACK: '{primary}' IS THE PRIMARY (writes blocked {report.blocked_ms or 0:.0f} ms)")
-
-
-def _recover_from(old: Node, new: Node) -> None:
-    """Bring writes the new primary took back to the old one before it opens again."""
-    have, extra = old.gtid(), new.gtid()
-    if old.dialect.contains(have, extra):
-        return
-    old.follow(new.server, own_history=True)
-    if not old.wait_for(extra.executed, VERIFY_TIMEOUT):
-        raise SwitchStepError(
-            f"{old.name} could not fetch the writes {new.name} took ({extra.executed}); "
-            f"both stay read-only so nothing is lost"
-        )

@@ -54,6 +54,19 @@ class Topology:
     switch: Account
     replication: Account
     config: MySQLConfig
+    # The connector's account (reads password hashes); None when its env vars are unset.
+    connector: Account | None = None
+
+    @property
+    def connector_account(self) -> Account:
+        if self.connector is None:
+            names = self.config.connector.account
+            raise MissingCredential(
+                f"environment variables {names.user_env} and {names.password_env} must hold the "
+                "connector account's user and password (lifeboat.yaml mysql.connector.account; "
+                "its grant is in replication/README.md)"
+            )
+        return self.connector
 
     def connect(
         self, server: Server, account: Account, read_timeout: float | None = None
@@ -110,7 +123,13 @@ def from_config(config: MySQLConfig, environ: Mapping[str, str] | None = None) -
         switch=_account(config.switch, env, "switch"),
         replication=_account(config.replication, env, "replication"),
         config=config,
+        connector=_optional_account(config.connector.account, env),
     )
+
+
+def _optional_account(spec: MySQLAccount, environ: Mapping[str, str]) -> Account | None:
+    user, password = environ.get(spec.user_env), environ.get(spec.password_env)
+    return Account(user=user, password=password) if user and password else None
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ import pymysql
 import pytest
 
 from bench.writer import Writer
-from replication.errors import SwitchFailed, SwitchRefused
+from replication.errors import RollbackFailed, SwitchFailed, SwitchRefused
 from replication.history import History
 from replication.probe import Kind, probe
 from replication.sandbox import Sandbox
@@ -73,7 +73,11 @@ def test_switch_to_beta_and_back_loses_no_acknowledged_write(
     assert [line for line in lines if "WAS SUCCESSFUL" not in line] == expected
     done = [line for line in lines if "WAS SUCCESSFUL" in line]
     assert [
-        re.fullmatch(r"SWITCH TO '(\w+)' WAS SUCCESSFUL \(writes blocked \d+ ms\)", d)[1]
+        re.fullmatch(
+            r"SWITCH TO '(\w+)' WAS SUCCESSFUL \(writes blocked \d+ ms: "
+            r"block \d+, end sessions \d+, catch-up \d+, open \d+\)",
+            d,
+        )[1]
         for d in done
     ] == ["beta", "alpha"]
     # The application really wrote through both primaries.
@@ -340,27 +344,32 @@ def test_switch_ends_application_sessions_but_never_replication_threads(
     assert_primary(sandbox, "alpha")
 
 
-def test_target_killed_after_it_opened_comes_back_read_only(fresh: Sandbox) -> None:
+def test_target_killed_after_it_opened_leaves_every_server_waiting_for_it(
+    fresh: Sandbox,
+) -> None:
     def out(line: str) -> None:
         if line.startswith("PUT THE PRIOR PRIMARY"):
             fresh.kill_server("beta")
 
-    with pytest.raises(SwitchFailed, match=r"beta went down after it was detached") as failed:
+    with pytest.raises(RollbackFailed, match=r"run `lifeboat switch --to beta`") as failed:
         switch(fresh.topology(), to="beta", out=out)
 
     lines = failed.value.report.lines  # type: ignore[attr-defined]
-    assert any(line.startswith("'beta' IS DOWN; WRITES IT TOOK") for line in lines)
-    assert lines[-1].startswith("ROLLED BACK: 'alpha' IS THE PRIMARY")
+    assert any(line.startswith("'beta' IS DOWN AFTER IT OPENED FOR WRITES") for line in lines)
     health = probe(fresh.topology())
-    assert health.primary == "alpha"
-    assert health.servers["gamma"].source == "alpha"
-    assert health.servers["gamma"].heartbeat_applied is True
+    # Writes beta took exist only on beta: nobody may take writes before it is back.
+    assert health.primary is None
+    assert {health.servers[n].source for n in ("alpha", "gamma")} == {"beta"}
 
     fresh.start_server("beta")
     health = probe(fresh.topology())
-    # Back from the dead, beta must not be a second writable server.
-    assert health.primary == "alpha"
-    assert {(f.kind, f.server) for f in health.findings} == {(Kind.REPLICATION_STOPPED, "beta")}
+    # Back from the dead, beta is read-only until the switch is finished.
+    assert health.primary is None and health.servers["beta"].read_only is True
+    wait_replicating(fresh, "alpha")
+    wait_replicating(fresh, "gamma")
+    report = switch(fresh.topology(), to="beta", out=lambda _line: None)
+    assert report.lines[-1] == "SWITCH TO 'beta' WAS SUCCESSFUL (finished the switch that stopped)"
+    assert_primary(fresh, "beta")
 
 
 def test_refuses_when_the_replication_password_is_wrong_and_never_shows_it(
