@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from replication.connector.control import ConnectorSessions
 from replication.failover import automatic_failover_due
 from replication.probe import ERROR, WARN, Health, Kind, probe
 from replication.readiness import Readiness, readiness
@@ -37,6 +38,7 @@ CHECK_SEVERITY: dict[str, str] = {
     Kind.HEARTBEAT: WARN,
     Kind.NOT_PROMOTABLE: WARN,
 }
+CONNECTOR_CHECK = "connector_follows_primary"
 CHECK_DESCRIPTION: dict[str, str] = {
     Kind.UNREACHABLE: "Every server answers.",
     Kind.NO_WRITABLE_PRIMARY: "One server accepts the applications' writes.",
@@ -158,8 +160,16 @@ def _health_table(rows: list[dict[str, Any]]) -> str:
     kinds={"mysql", "duckdb"},
     description="Whether your own MySQL servers are up, copying from the primary and in step.",
     check_specs=[
-        dg.AssetCheckSpec(name=kind, asset=HEALTH_KEY, description=CHECK_DESCRIPTION[kind])
-        for kind in Kind.ALL
+        *(
+            dg.AssetCheckSpec(name=kind, asset=HEALTH_KEY, description=CHECK_DESCRIPTION[kind])
+            for kind in Kind.ALL
+        ),
+        dg.AssetCheckSpec(
+            name=CONNECTOR_CHECK,
+            asset=HEALTH_KEY,
+            description="Every running lifeboat connector sends the applications' writes to "
+            "the primary.",
+        ),
     ],
 )
 def replica_health(
@@ -189,8 +199,50 @@ def replica_health(
     lag = worst_lag(health)
     if lag is not None:
         metadata["worst_lag_s"] = dg.MetadataValue.float(round(lag, 3))
+    connectors = ConnectorSessions(mysql.home_path).status()
+    metadata["connectors"] = dg.MetadataValue.md(_connector_table(connectors))
     return dg.MaterializeResult(
-        metadata=metadata, check_results=check_results(health), data_version=health_state(health)
+        metadata=metadata,
+        check_results=[*check_results(health), connector_check(health, connectors)],
+        data_version=health_state(health),
+    )
+
+
+def _connector_table(connectors: list[dict[str, Any]]) -> str:
+    if not connectors:
+        return "no connector is running (start one with `lifeboat connector`)"
+    lines = ["| writer port | sends writes to | sessions | reader port | kept / ended |"]
+    lines.append("|---|---|---|---|---|")
+    for c in connectors:
+        if "error" in c:
+            lines.append(f"| {c['writer']} | unreachable | - | - | - |")
+            continue
+        lines.append(
+            f"| {c['writer']} | {c['primary'] or 'no primary'} | {c['writer_sessions']} + "
+            f"{c['reader_sessions']} reading | {c['reader']} | {c['kept']} / {c['ended']} |"
+        )
+    return "\n".join(lines)
+
+
+def connector_check(health: Health, connectors: list[dict[str, Any]]) -> dg.AssetCheckResult:
+    """Passed when every running connector routes writes to the server the probe found."""
+    wrong = []
+    for c in connectors:
+        if "error" in c:
+            wrong.append(f"the connector at {c['writer']} does not answer its control port")
+        elif c["primary"] != health.primary:
+            wrong.append(
+                f"the connector at {c['writer']} sends writes to {c['primary'] or 'no server'}"
+                f", but the primary is {health.primary or 'none'}"
+            )
+    return dg.AssetCheckResult(
+        check_name=CONNECTOR_CHECK,
+        asset_key=HEALTH_KEY,
+        passed=not wrong,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(wrong)
+        or (f"{len(connectors)} connector(s) follow {health.primary}" if connectors else None),
+        metadata={"connectors": dg.MetadataValue.int(len(connectors))},
     )
 
 

@@ -20,6 +20,7 @@ from lifeboat.settings import CONFIG_ENV, HOME_ENV
 from lifeboat.status import copy_status, format_table
 from pipelines.registry import vendors
 from replication import cli as replication_cli
+from replication.settings import SANDBOX_TOPOLOGY_FILE
 
 # `dagster dev` warns on every start that `dg dev` supersedes it; `dg` is another package
 # (dagster-dg-cli) and needs a dg project, so lifeboat keeps `dagster dev` and silences that
@@ -63,6 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if inv.mysql is None:
             print("starting the MySQL sandbox (a primary and two replicas)...")
             Sandbox(DataHome(home()).sandbox_dir, out=print).up()
+            print(start_sandbox_connector())
         dagster_home(home())
         started = time.monotonic()
         quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -116,9 +118,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             emulator.wait(timeout=10)
 
 
+def start_sandbox_connector() -> str:
+    """The lifeboat connector in front of the sandbox, running in the background like it."""
+    from replication.connector.control import start_background
+
+    command = [str(Path(sys.executable).with_name("lifeboat")), "connector", "--sandbox"]
+    return start_background(home(), command, DataHome(home()).root / "mysql" / "connector.log")
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     load_demo_credentials()
     inv = inventory().bind(vendors())
+    if inv.mysql is None and (DataHome(home()).sandbox_dir / SANDBOX_TOPOLOGY_FILE).is_file():
+        print(start_sandbox_connector())
     emulator = start_demo_emulators(inv)
     instance_dir = dagster_home(home())
     # `dagster dev` runs in the instance's directory, where its dagster.yaml is (the project's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from lifeboat.config import home, load_inventory
 from lifeboat.errors import EXIT_FOUND_PROBLEM, EXIT_OK, ConfigError
 from lifeboat.paths import DataHome
 from lifeboat.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE
+from replication.connector.control import ConnectorSessions, stop_registered
+from replication.connector.service import Connector
 from replication.errors import (
     FailoverFailed,
     ReplicationError,
@@ -67,6 +70,24 @@ def register(subparsers: Any) -> None:
     _topology_flag(sw)
     sw.set_defaults(func=cmd_switch)
 
+    co = subparsers.add_parser(
+        "connector",
+        help="serve applications on a writer and a reader port; they keep their sessions "
+        "across a switch",
+    )
+    co.add_argument(
+        "action",
+        nargs="?",
+        choices=("serve", "status"),
+        default="serve",
+        help="serve (the default) or show the running connectors and their sessions",
+    )
+    co.add_argument("--host", help="address to listen on (default mysql.connector.host)")
+    co.add_argument("--writer-port", type=int, help="default mysql.connector.writer_port")
+    co.add_argument("--reader-port", type=int, help="default mysql.connector.reader_port")
+    _topology_flag(co)
+    co.set_defaults(func=cmd_connector)
+
     fo = subparsers.add_parser("failover", help="promote a replica when the primary is dead")
     fo.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     _topology_flag(fo)
@@ -114,6 +135,7 @@ def cmd_sandbox_up(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_down(args: argparse.Namespace) -> int:
+    connectors = stop_registered(home())
     sandbox = _sandbox()
     if getattr(args, "purge", False):
         sandbox.destroy()
@@ -121,6 +143,8 @@ def cmd_sandbox_down(args: argparse.Namespace) -> int:
     else:
         sandbox.down()
         print("sandbox stopped; its data stays for the next `lifeboat sandbox up`")
+    if connectors:
+        print("the lifeboat connector in front of it stopped too")
     return EXIT_OK
 
 
@@ -182,7 +206,53 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_switch(args: argparse.Namespace) -> int:
     topology = resolve_topology(args.sandbox)
-    switch(topology, to=args.to, out=_flush_print, history=History(history_path(home())))
+    switch(
+        topology,
+        to=args.to,
+        out=_flush_print,
+        history=History(history_path(home())),
+        sessions=ConnectorSessions(home()),
+    )
+    return EXIT_OK
+
+
+def cmd_connector(args: argparse.Namespace) -> int:
+    """Serve the connector in the foreground until Ctrl-C, or show the running ones."""
+    if args.action == "status":
+        return _connector_status()
+    topology = resolve_topology(args.sandbox)
+    connector = Connector(
+        topology,
+        home=home(),
+        host=args.host,
+        writer_port=args.writer_port,
+        reader_port=args.reader_port,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("lifeboat.connector")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    connector.run()
+    return EXIT_OK
+
+
+def _connector_status() -> int:
+    statuses = ConnectorSessions(home()).status()
+    if not statuses:
+        print("no connector is running for this data home; start one with `lifeboat connector`")
+        return EXIT_FOUND_PROBLEM
+    for s in statuses:
+        if "error" in s:
+            print(f"connector {s['writer']}: {s['error']}")
+            continue
+        print(
+            f"connector pid {s['pid']}: writer {s['writer']} -> {s['primary'] or 'no primary'} "
+            f"({s['writer_sessions']} sessions), reader {s['reader']} -> "
+            f"{', '.join(s['replicas']) or '-'} ({s['reader_sessions']} sessions); "
+            f"moved so far: {s['kept']} kept, {s['ended']} ended"
+        )
     return EXIT_OK
 
 
@@ -194,6 +264,7 @@ def cmd_failover(args: argparse.Namespace) -> int:
         confirm=_ask,
         out=_flush_print,
         history=History(history_path(home())),
+        sessions=ConnectorSessions(home()),
     )
     return EXIT_OK
 

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from assets.mysql import (
+    CONNECTOR_CHECK,
     HEALTH_KEY,
     HEALTH_TABLE,
     READINESS_KEY,
@@ -17,6 +18,7 @@ from assets.mysql import (
 from automation.mysql import replication_resources
 from lifeboat.config import Inventory
 from lifeboat.paths import DataHome
+from replication.connector.service import Connector
 from replication.probe import Kind, probe
 from replication.sandbox import Sandbox
 from replication.topology import load_config_file
@@ -107,12 +109,32 @@ def test_health_history_grows_and_every_check_passes_when_healthy(
     ] * 2
     assert [run for run, *_ in rows] == [first.run_id] * 3 + [second.run_id] * 3
     evaluations = checks(second)
-    assert set(evaluations) == set(Kind.ALL)
+    assert set(evaluations) == {*Kind.ALL, CONNECTOR_CHECK}
     assert all(e.passed for e in evaluations.values())
     shown = metadata(second, HEALTH_KEY)
     assert (shown["servers"], shown["primary"], shown["findings"]) == (3, "alpha", 0)
     assert shown["history_rows"] == before + 6
     assert 0 <= shown["worst_lag_s"] < 5
+
+
+def test_the_health_asset_shows_the_running_connector_and_where_it_sends_writes(
+    healthy: Sandbox, data_dir: Path
+) -> None:
+    quiet = checks(materialize(data_dir))[CONNECTOR_CHECK]
+    assert quiet.passed and quiet.description is None
+    connector = Connector(healthy.topology(), home=data_dir, writer_port=0, reader_port=0)
+    connector.start()
+    try:
+        result = materialize(data_dir)
+        shown = metadata(result, HEALTH_KEY)["connectors"]
+        assert f"| 127.0.0.1:{connector.writer_port} | alpha |" in str(shown)
+        assert checks(result)[CONNECTOR_CHECK].passed
+        connector.primary = healthy.topology().server("beta")  # as if it missed a switch
+        wrong = checks(materialize(data_dir))[CONNECTOR_CHECK]
+        assert not wrong.passed
+        assert "sends writes to beta, but the primary is alpha" in (wrong.description or "")
+    finally:
+        connector.stop()
 
 
 def test_stopped_replica_fails_its_check_as_a_warning_and_blocks_a_switch(

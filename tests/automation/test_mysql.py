@@ -19,7 +19,7 @@ from automation.mysql import (
 from lifeboat.config import Inventory
 from lifeboat.paths import DataHome
 from replication.history import History, history_path
-from replication.probe import probe
+from replication.probe import Kind, probe
 from replication.sandbox import Sandbox
 from replication.switch import switch
 from replication.topology import load_config_file
@@ -149,7 +149,7 @@ def test_sensor_launches_failover_check_once_per_change_of_state(
         dg.AssetKey(["mysql", "failover_readiness"]),
     }
     assert all(e.passed for e in run.get_asset_check_evaluations())
-    assert len(run.get_asset_check_evaluations()) == 10
+    assert len(run.get_asset_check_evaluations()) == len(Kind.ALL) + 1  # + the connector check
 
 
 def test_sensor_skips_with_a_reason_when_there_is_no_topology(tmp_path: Path) -> None:

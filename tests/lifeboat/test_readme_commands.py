@@ -39,13 +39,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pymysql
 import pytest
 
 from emulators.credentials import read_env_file
 from lifeboat import telling
 from lifeboat.instance import DEMO_ENV, PROJECT_ROOT
 from replication import cli as replication_cli
+from replication.connector.control import ConnectorSessions, start_background, stop_registered
 from replication.errors import SwitchRefused
+from replication.sandbox import Sandbox
 
 README = PROJECT_ROOT / "README.md"
 LIFEBOAT = Path(sys.executable).parent / "lifeboat"
@@ -403,6 +406,39 @@ def _ls(argv: list[str], world: World) -> None:
     assert "healthy: primary" in done.stdout
 
 
+def _connector(argv: list[str], world: World) -> None:
+    """Served in the foreground: an application reaches the primary through it; Ctrl-C ends it."""
+    world.ensure_sandbox()
+    stop_registered(world.home)  # the one `make demo` left in the background
+    process, log = world.start(argv)
+    try:
+        _wait(lambda: bool(ConnectorSessions(world.home).registrations()), process, log)
+        (registration,) = ConnectorSessions(world.home).registrations()
+        host, port = registration.writer.rsplit(":", 1)
+        sandbox = Sandbox(world.home / "sandbox")
+        app = sandbox.account("app")
+        conn = pymysql.connect(host=host, port=int(port), user=app.user, password=app.password)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT @@read_only")
+            assert cur.fetchone()[0] == 0, "the writer port reached a read-only server"
+    finally:
+        code = _ctrl_c(process)
+    assert code == 0, log.read_text()
+    assert "Traceback" not in log.read_text(), log.read_text()
+    assert "lifeboat connector: writer " in log.read_text()
+    assert not ConnectorSessions(world.home).registrations()
+
+
+def _connector_status(argv: list[str], world: World) -> None:
+    world.ensure_sandbox()
+    start_background(
+        world.home, [str(LIFEBOAT), "connector", "--sandbox"], world.root / "connector.log"
+    )
+    done = world.run(argv)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.match(r"connector pid \d+: writer 127\.0\.0\.1:\d+ -> \w+", done.stdout), done.stdout
+
+
 def _switch(argv: list[str], world: World) -> None:
     world.ensure_sandbox()
     done = world.run(argv)
@@ -450,6 +486,8 @@ RUNNERS: dict[str, Callable[[list[str], World], None]] = {
     "make ui": _make_ui,
     "lifeboat sandbox status": _sandbox_status,
     "lifeboat ls": _ls,
+    "lifeboat connector status": _connector_status,
+    "lifeboat connector": _connector,
     "lifeboat switch": _switch,
     "lifeboat failover": _failover,
     "lifeboat sandbox down": _sandbox_down,

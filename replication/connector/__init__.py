@@ -1,0 +1,1 @@
+"""The lifeboat connector: applications connect here and keep their sessions across a switch."""

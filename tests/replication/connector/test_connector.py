@@ -1,0 +1,308 @@
+"""The connector as applications meet it: login, the protocol, and sessions kept across moves."""
+
+from __future__ import annotations
+
+import stat
+import threading
+import time
+from pathlib import Path
+
+import mysql.connector
+import pymysql
+import pytest
+
+from replication.connector.control import ConnectorSessions, registry_dir
+from replication.connector.service import Connector
+from replication.probe import probe
+from replication.settings import SANDBOX_APP_SCHEMA
+from tests.replication.connector.conftest import Connected
+from tests.replication.helpers import tuned, wait_replicated
+
+
+def connect(connected: Connected, port: int | None = None, **options: object) -> pymysql.Connection:
+    app = connected.app
+    settings: dict[str, object] = {
+        "host": connected.host,
+        "port": port or connected.writer_port,
+        "user": app.user,
+        "password": app.password,
+        "database": SANDBOX_APP_SCHEMA,
+        "autocommit": True,
+        **options,
+    }
+    return pymysql.connect(**settings)  # type: ignore[arg-type]
+
+
+def one(conn: pymysql.Connection, sql: str, args: object = None) -> tuple:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()
+
+
+def other_than(primary: str) -> str:
+    return "beta" if primary != "beta" else "alpha"
+
+
+def test_applications_log_in_with_their_own_accounts_and_nothing_else(
+    connected: Connected,
+) -> None:
+    conn = connect(connected)
+    assert one(conn, "SELECT CURRENT_USER()")[0].startswith(connected.app.user + "@")
+    conn.close()
+    with pytest.raises(pymysql.err.OperationalError) as wrong:
+        connect(connected, password="not-the-password")
+    assert wrong.value.args[0] == 1045
+    assert "Access denied for user 'lifeboat_app'" in wrong.value.args[1]
+    assert "not-the-password" not in str(wrong.value)
+    with pytest.raises(pymysql.err.OperationalError) as unknown:
+        connect(connected, user="nobody_here")
+    assert unknown.value.args[0] == 1045
+    # The connector's registration (its control token) is readable by its owner alone.
+    (registration,) = registry_dir(connected.home).glob("*.json")
+    assert stat.S_IMODE(registration.stat().st_mode) == 0o600
+
+
+def test_a_session_keeps_its_connection_and_state_across_switches(connected: Connected) -> None:
+    conn = connect(connected, charset="utf8mb4")
+    thread_id = conn.thread_id()
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE notes (id INT PRIMARY KEY AUTO_INCREMENT, body VARCHAR(50))")
+        cur.execute("SET NAMES utf8mb4 COLLATE utf8mb4_bin")
+        cur.execute("SET SESSION sql_mode = 'ANSI_QUOTES,NO_ENGINE_SUBSTITUTION'")
+        cur.execute("SET time_zone = '+05:00', div_precision_increment = 9")
+        cur.execute("SET @greeting = 'grüße', @answer = 42, @ratio = 1.25")
+    expected = one(
+        conn,
+        "SELECT @@collation_connection, @@sql_mode, @@time_zone, "
+        "@@div_precision_increment, @greeting, @answer, @ratio, DATABASE()",
+    )
+    primary = "alpha"
+    for round_ in range(4):
+        target = other_than(primary)
+        report = connected.switch(to=target)
+        assert report.outcome == "success"
+        primary = target
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO notes (body) VALUES (%s)", (f"after switch {round_}",))
+        state = one(
+            conn,
+            "SELECT @@collation_connection, @@sql_mode, @@time_zone, "
+            "@@div_precision_increment, @greeting, @answer, @ratio, DATABASE()",
+        )
+        assert state == expected
+        assert one(conn, "SELECT @@port")[0] == connected.topology.server(primary).port
+        assert conn.thread_id() == thread_id
+    wait_replicated(connected.sandbox, primary)
+    rows = connected.sandbox.sql(primary, f"SELECT body FROM `{SANDBOX_APP_SCHEMA}`.notes")
+    assert [r[0] for r in rows] == [f"after switch {i}" for i in range(4)]
+
+
+def test_prepared_statements_follow_the_session(connected: Connected) -> None:
+    app = connected.app
+    conn = mysql.connector.connect(
+        host=connected.host,
+        port=connected.writer_port,
+        user=app.user,
+        password=app.password,
+        database=SANDBOX_APP_SCHEMA,
+        autocommit=True,
+    )
+    cur = conn.cursor(prepared=True)
+    cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), price DECIMAL(8,2))")
+    insert = "INSERT INTO items VALUES (?, ?, ?)"
+    select = "SELECT name, price FROM items WHERE id = ?"
+    cur.execute(insert, (1, "anchor", 10.5))
+    primary = "alpha"
+    for n in range(2, 5):
+        primary = other_than(primary)
+        assert connected.switch(to=primary).outcome == "success"
+        cur.execute(insert, (n, f"oar {n}", n * 1.5))
+        cur.execute(select, (n,))
+        assert cur.fetchall() == [(f"oar {n}", pytest.approx(n * 1.5))]
+    cur.execute("SELECT COUNT(*) FROM items")
+    assert cur.fetchall() == [(4,)]
+    conn.close()
+
+
+def test_a_transaction_open_past_the_drain_limit_is_ended_and_its_session_kept(
+    connected: Connected,
+) -> None:
+    slow = connect(connected, autocommit=False)
+    idle = connect(connected)
+    with slow.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS ledger (n INT)")
+        cur.execute("INSERT INTO ledger VALUES (1)")  # open, never committed before the switch
+    report = connected.switch(to="beta")
+    assert report.outcome == "success"
+    assert (report.sessions_kept, report.sessions_ended) == (1, 1)
+    with pytest.raises(pymysql.err.OperationalError) as ended, slow.cursor() as cur:
+        cur.execute("COMMIT")
+    assert ended.value.args[0] == 1213
+    assert "rolled back" in ended.value.args[1]
+    # The same connection goes on, on the new primary; the uncommitted row is nowhere.
+    assert one(slow, "SELECT @@port")[0] == connected.topology.server("beta").port
+    assert one(slow, "SELECT COUNT(*) FROM ledger")[0] == 0
+    assert one(idle, "SELECT 1")[0] == 1
+
+
+def test_sessions_wait_for_a_running_transaction_to_commit(connected: Connected) -> None:
+    conn = connect(connected, autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS ledger (n INT)")
+        cur.execute("INSERT INTO ledger VALUES (7)")
+    committed = threading.Timer(0.3, conn.commit)
+    committed.start()
+    report = connected.switch(to="beta")
+    committed.join()
+    assert report.outcome == "success"
+    assert report.sessions_ended == 0
+    wait_replicated(connected.sandbox, "beta")
+    assert connected.sandbox.sql("beta", "SELECT n FROM app.ledger") == [(7,)]
+
+
+def test_a_failover_moves_sessions_and_ends_only_the_open_transaction(
+    connected: Connected,
+) -> None:
+    steady = connect(connected)
+    open_tx = connect(connected, autocommit=False)
+    with steady.cursor() as cur:
+        cur.execute("CREATE TABLE events (id INT PRIMARY KEY)")
+        cur.execute("SET @who = 'steady'")
+        cur.execute("INSERT INTO events VALUES (1)")
+    with open_tx.cursor() as cur:
+        cur.execute("INSERT INTO events VALUES (2)")
+    wait_replicated(connected.sandbox, "alpha")
+    connected.sandbox.kill_server("alpha")
+    report = connected.failover()
+    new = report.target
+    assert new in ("beta", "gamma")
+    # The steady session keeps its connection and its variables on the new primary.
+    assert one(steady, "SELECT @who, @@port") == ("steady", connected.topology.server(new).port)
+    with steady.cursor() as cur:
+        cur.execute("INSERT INTO events VALUES (3)")
+    with pytest.raises(pymysql.err.OperationalError) as lost, open_tx.cursor() as cur:
+        cur.execute("COMMIT")
+    assert lost.value.args[0] == 1213
+    assert one(open_tx, "SELECT COUNT(*) FROM events")[0] == 2  # rows 1 and 3
+
+
+def test_held_sessions_go_on_by_themselves_when_no_switch_releases_them(
+    make_sandbox: object, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox()  # type: ignore[operator]
+    topology = sandbox.topology()
+    settings = topology.config.connector.model_copy(update={"hold_timeout": 1.0})
+    topology = tuned(topology)
+    topology = type(topology)(
+        **{
+            **topology.__dict__,
+            "config": topology.config.model_copy(update={"connector": settings}),
+        }
+    )
+    home = sandbox.root.parent
+    connector = Connector(topology, home=home, host="127.0.0.1", writer_port=0, reader_port=0)
+    connector.start()
+    try:
+        app = sandbox.account("app")
+        conn = pymysql.connect(
+            host="127.0.0.1",
+            port=connector.writer_port,
+            user=app.user,
+            password=app.password,
+            autocommit=True,
+        )
+        ConnectorSessions(home).hold(0.5)  # a switch that dies before it releases
+        started = time.monotonic()
+        assert one(conn, "SELECT 1")[0] == 1
+        waited = time.monotonic() - started
+        assert 0.5 < waited < 20
+    finally:
+        connector.stop()
+        sandbox.destroy()
+
+
+def test_the_reader_port_reaches_a_replica(connected: Connected) -> None:
+    conn = connect(connected, port=connected.reader_port)
+    port, read_only = one(conn, "SELECT @@port, @@read_only")
+    replicas = {connected.topology.server(n).port for n in ("beta", "gamma")}
+    assert port in replicas
+    assert read_only == 1
+
+
+def test_results_and_statements_over_16_mb_pass_whole(connected: Connected) -> None:
+    for server in ("alpha", "beta", "gamma"):
+        connected.sandbox.sql(server, "SET GLOBAL max_allowed_packet = 64 * 1024 * 1024")
+    conn = connect(connected, max_allowed_packet=64 * 1024 * 1024)
+    blob = bytes(range(256)) * (17 * 4096)  # 17 MB, every byte value
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE blobs (id INT PRIMARY KEY, body LONGBLOB)")
+        cur.execute("INSERT INTO blobs VALUES (1, %s)", (blob,))
+        cur.execute("SELECT body, LENGTH(body) FROM blobs WHERE id = 1")
+        body, length = cur.fetchone()
+    assert length == len(blob) and body == blob
+    assert one(conn, "SELECT 1")[0] == 1
+
+
+def test_multiple_result_sets_and_what_is_refused(connected: Connected, tmp_path: Path) -> None:
+    conn = connect(connected, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    with conn.cursor() as cur:
+        cur.execute("CREATE PROCEDURE two() BEGIN SELECT 1 AS a; SELECT 2 AS b, 3 AS c; END")
+        cur.execute("CALL two()")
+        first = cur.fetchall()
+        assert cur.nextset()
+        second = cur.fetchall()
+        assert (first, second) == (((1,),), ((2, 3),))
+        while cur.nextset():
+            pass
+        cur.execute("SELECT 'x'; SELECT 'y'")
+        assert cur.fetchall() == (("x",),)
+        assert cur.nextset() and cur.fetchall() == (("y",),)
+    conn.close()
+    data = tmp_path / "rows.csv"
+    data.write_text("1\n")
+    local = connect(connected, local_infile=True)
+    with pytest.raises(pymysql.MySQLError) as refused, local.cursor() as cur:
+        cur.execute("CREATE TABLE loaded (n INT)")
+        cur.execute(f"LOAD DATA LOCAL INFILE '{data}' INTO TABLE loaded")
+    assert "LOCAL" in str(refused.value) or refused.value.args[0] in (1148, 4166, 1290)
+    assert one(local, "SELECT 1")[0] == 1  # refused, not hung, and the connection is fine
+
+
+def test_ping_reset_and_change_user(connected: Connected) -> None:
+    app = connected.app
+    conn = mysql.connector.connect(
+        host=connected.host,
+        port=connected.writer_port,
+        user=app.user,
+        password=app.password,
+        database=SANDBOX_APP_SCHEMA,
+        autocommit=True,
+    )
+    cur = conn.cursor()
+    cur.execute("SET @kept = 1")
+    conn.ping(reconnect=False)
+    conn.cmd_reset_connection()
+    cur.execute("SELECT @kept, DATABASE()")
+    assert cur.fetchall() == [(None, SANDBOX_APP_SCHEMA)]
+    conn.cmd_change_user(username=app.user, password=app.password, database="")
+    cur = conn.cursor()
+    cur.execute("SELECT DATABASE(), CURRENT_USER()")
+    db, user = cur.fetchall()[0]
+    assert db is None and user.startswith(app.user)
+    assert connected.switch(to="beta").outcome == "success"
+    cur.execute("SELECT @@port")
+    assert cur.fetchall() == [(connected.topology.server("beta").port,)]
+
+
+def test_switch_output_counts_the_sessions(connected: Connected) -> None:
+    conns = [connect(connected) for _ in range(3)]
+    lines: list[str] = []
+    from replication.switch import switch
+
+    switch(connected.topology, to="gamma", out=lines.append, sessions=connected.sessions())
+    text = "\n".join(lines)
+    assert "HOLD APPLICATION SESSIONS AT TRANSACTION BOUNDARIES (3 held" in text
+    assert "RELEASED APPLICATION SESSIONS TO 'gamma': 3 kept, 0 ended" in text
+    for conn in conns:
+        assert one(conn, "SELECT @@port")[0] == connected.topology.server("gamma").port
+    assert probe(connected.topology).primary == "gamma"
