@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from replication.connector.auth import answer
@@ -37,7 +37,11 @@ from replication.connector.settings import (
     MAX_PAYLOAD,
     NATIVE_PASSWORD,
 )
+from replication.connector.wire import Wire, WireClosed
 from replication.topology import Server
+
+# Called when a forwarded command's response has ended (None) or could not (the error).
+Done = Callable[[Response, BaseException | None], None]
 
 
 class BackendError(Exception):
@@ -69,17 +73,6 @@ class Identity:
         return f"Identity(user={self.user!r})"
 
 
-async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """(sequence id, payload) of one logical packet, continuations joined."""
-    parts = []
-    while True:
-        header = await reader.readexactly(4)
-        length = header[0] | header[1] << 8 | header[2] << 16
-        parts.append(await reader.readexactly(length) if length else b"")
-        if length < MAX_PAYLOAD:
-            return header[3], b"".join(parts) if len(parts) > 1 else parts[0]
-
-
 def tls_context(mode: str) -> ssl.SSLContext | None:
     """The client-side TLS context for a topology's `tls` setting (None: plain TCP)."""
     if mode == "disabled":
@@ -92,22 +85,25 @@ def tls_context(mode: str) -> ssl.SSLContext | None:
 
 
 class Backend:
-    """An authenticated server session with the state tracking the connector relies on."""
+    """An authenticated server session with the state tracking the connector relies on.
 
-    def __init__(
-        self,
-        server: Server,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        greeting: Greeting,
-        capabilities: int,
-    ) -> None:
+    A command's response streams through `forward` in the event loop's callbacks: each chunk
+    is followed by `Response` and handed to `sink` (the application's connection), and
+    `done` is called once it ends or the server is lost.
+    """
+
+    def __init__(self, server: Server, wire: Wire, greeting: Greeting, capabilities: int) -> None:
         self.server = server
-        self.reader = reader
-        self.writer = writer
+        self.wire = wire
         self.greeting = greeting
         self.capabilities = capabilities
         self.tracks = bool(capabilities & CLIENT_SESSION_TRACK)
+        self.deprecate_eof = bool(capabilities & CLIENT_DEPRECATE_EOF)
+        self.response: Response | None = None
+        self.sink: Callable[[bytes], None] | None = None
+        self.done: Done | None = None
+        self.unasked = False
+        self.on_lost: Callable[[Backend], None] | None = None
 
     @classmethod
     async def open(
@@ -118,33 +114,36 @@ class Backend:
         tls: str,
         timeout: float,
     ) -> Backend:
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(server.host, server.port), timeout
+            _, wire = await asyncio.wait_for(
+                loop.create_connection(Wire, server.host, server.port), timeout
             )
         except (OSError, TimeoutError) as exc:
             raise BackendLost(f"{server.name} ({server.address}): {exc}") from None
         try:
-            return await asyncio.wait_for(
-                cls._login(server, reader, writer, identity, database, tls), timeout
+            backend = await asyncio.wait_for(
+                cls._login(server, wire, identity, database, tls), timeout
             )
         except BaseException:
-            writer.close()
+            wire.abort()
             raise
+        wire.on_lost = backend._lost
+        wire.stream(backend._data)
+        if backend.tracks:
+            await backend.execute(
+                "SET SESSION session_track_system_variables='*', session_track_schema=ON, "
+                "session_track_state_change=ON"
+            )
+        return backend
 
     @classmethod
     async def _login(
-        cls,
-        server: Server,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        identity: Identity,
-        database: str | None,
-        tls: str,
+        cls, server: Server, wire: Wire, identity: Identity, database: str | None, tls: str
     ) -> Backend:
         try:
-            _, payload = await read_packet(reader)
-        except (asyncio.IncompleteReadError, OSError) as exc:
+            _, payload = await wire.read_packet()
+        except WireClosed as exc:
             raise BackendLost(f"{server.name} closed the connection: {exc}") from None
         greeting = parse_greeting(payload)
         caps = (
@@ -160,14 +159,9 @@ class Backend:
         context = tls_context(tls)
         if context is not None and greeting.capabilities & CLIENT_SSL:
             caps |= CLIENT_SSL
-            writer.write(
-                frame(
-                    struct.pack("<IIB", caps, identity.max_packet, identity.charset) + b"\x00" * 23,
-                    seq,
-                )
-            )
-            await writer.drain()
-            await writer.start_tls(context, server_hostname=server.host)
+            head = struct.pack("<IIB", caps, identity.max_packet, identity.charset)
+            wire.write(frame(head + b"\x00" * 23, seq))
+            await wire.start_tls(context, server_side=False, server_hostname=server.host)
             seq += 1
         elif tls == "required":
             raise BackendLost(f"{server.name} does not offer TLS, which mysql.tls requires")
@@ -181,10 +175,12 @@ class Backend:
             plugin=NATIVE_PASSWORD,
             attrs=identity.attrs,
         )
-        writer.write(frame(login_packet(login), seq))
-        await writer.drain()
+        wire.write(frame(login_packet(login), seq))
         while True:
-            seq, payload = await read_packet(reader)
+            try:
+                seq, payload = await wire.read_packet()
+            except WireClosed as exc:
+                raise BackendLost(f"{server.name} closed the connection: {exc}") from None
             if payload[:1] == b"\x00":
                 break
             if payload[:1] == b"\xff":
@@ -199,47 +195,88 @@ class Backend:
                         f"{server.name} asks for the {plugin.decode()} plugin for "
                         f"{identity.user!r}; the connector speaks mysql_native_password only",
                     )
-                writer.write(frame(answer(data.rstrip(b"\x00"), identity.stage1), seq + 1))
-                await writer.drain()
+                wire.write(frame(answer(data.rstrip(b"\x00"), identity.stage1), seq + 1))
                 continue
             raise ProtocolError(f"{server.name}: unexpected login reply 0x{payload[0]:02x}")
-        backend = cls(server, reader, writer, greeting, caps)
-        if backend.tracks:
-            await backend.execute(
-                "SET SESSION session_track_system_variables='*', session_track_schema=ON, "
-                "session_track_state_change=ON"
-            )
-        return backend
+        return cls(server, wire, greeting, caps)
 
-    @property
-    def deprecate_eof(self) -> bool:
-        return bool(self.capabilities & CLIENT_DEPRECATE_EOF)
+    # -- the forwarding path (event loop callbacks) -------------------------------------------
+
+    def forward(
+        self, data: bytes, response: Response, sink: Callable[[bytes], None], done: Done
+    ) -> None:
+        """Send one command; its response goes to `sink` as it arrives, then `done` is called."""
+        self.response, self.sink, self.done = response, sink, done
+        self.wire.write(data)
+
+    def _data(self, data: bytes) -> None:
+        response = self.response
+        if response is None:
+            self.unasked = True  # a server speaks unasked only to say it is closing
+            return
+        try:
+            out = response.feed(data)
+        except ProtocolError as exc:
+            self.wire.abort()
+            self._finish(BackendLost(f"{self.server.name}: {exc}"))
+            return
+        if out:
+            self.sink(out)  # type: ignore[misc]
+        if response.done:
+            self._finish(None)
+
+    def _lost(self, exc: BaseException | None) -> None:
+        if self.response is not None:
+            self._finish(BackendLost(f"{self.server.name} closed the connection"))
+        if self.on_lost is not None:
+            self.on_lost(self)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        response, done = self.response, self.done
+        self.response = self.sink = self.done = None
+        if done is not None and response is not None:
+            done(response, exc)
+
+    def pause(self, paused: bool) -> None:
+        """Stop reading while the application cannot take more (flow control)."""
+        transport = self.wire.transport
+        if transport is not None and not transport.is_closing():
+            if paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+    # -- the connector's own commands ----------------------------------------------------------
 
     def lost(self) -> bool:
-        """True when the server closed this connection (or sent something unasked)."""
-        # StreamReader keeps reading in the background: EOF or stray bytes show while idle.
-        return (
-            self.writer.is_closing()
-            or self.reader.at_eof()
-            or bool(getattr(self.reader, "_buffer", b""))
-            or bool(getattr(self.reader, "_eof", False))
-        )
+        """True when the server closed this connection (or said something unasked)."""
+        return self.wire.closed or self.unasked
 
     def send(self, payload: bytes) -> None:
-        self.writer.write(frame(payload, 0))
+        """A command without a response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA)."""
+        self.wire.write(frame(payload, 0))
+
+    async def exchange(
+        self, payload: bytes, response: Response, sink: Callable[[bytes], None]
+    ) -> None:
+        """Send one command and wait until its response has gone to `sink`."""
+        if self.lost():
+            raise BackendLost(f"{self.server.name} closed the connection")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done(_: Response, exc: BaseException | None) -> None:
+            if not future.done():
+                if exc is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(exc)
+
+        self.forward(frame(payload, 0), response, sink, done)
+        await future
 
     async def roundtrip(self, payload: bytes, response: Response) -> list[bytes]:
-        """Send one command and read its whole response (for the connector's own commands)."""
-        self.send(payload)
-        chunks = []
-        try:
-            while not response.done:
-                data = await self.reader.read(1 << 16)
-                if not data:
-                    raise BackendLost(f"{self.server.name} closed the connection")
-                chunks.append(response.feed(data))
-        except OSError as exc:
-            raise BackendLost(f"{self.server.name}: {exc}") from None
+        chunks: list[bytes] = []
+        await self.exchange(payload, response, chunks.append)
         return chunks
 
     async def execute(self, sql: str) -> Response:
@@ -259,14 +296,13 @@ class Backend:
 
     async def prepare(self, sql: bytes) -> tuple[int, int]:
         """(statement id, parameter count) of a statement prepared again on this server."""
-        ids: list[int] = []
         response = Response(
             self.deprecate_eof,
             self.tracks,
             True,
             Tracked(),
             state=PREPARED,
-            on_prepared=lambda backend_id: ids.append(backend_id) or backend_id,
+            on_prepared=lambda backend_id: backend_id,
         )
         await self.roundtrip(bytes([COM_STMT_PREPARE]) + sql, response)
         if response.error or response.prepared is None:
@@ -276,10 +312,14 @@ class Backend:
 
     def close(self) -> None:
         """Say goodbye when the server can still hear it, then close."""
-        if not self.writer.is_closing():
-            with contextlib.suppress(OSError, RuntimeError):
-                self.writer.write(frame(bytes([COM_QUIT]), 0))
-            self.writer.close()
+        self.on_lost = None
+        if not self.wire.closed:
+            self.wire.write(frame(bytes([COM_QUIT]), 0))
+            self.wire.close()
+
+    def abort(self) -> None:
+        self.on_lost = None
+        self.wire.abort()
 
 
 def text_rows(data: bytes, deprecate_eof: bool) -> list[list[bytes | None]]:

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from replication.connector.auth import Accounts
-from replication.connector.backend import read_packet
 from replication.connector.control import Registration, register
 from replication.connector.packets import Greeting, parse_greeting
 from replication.connector.session import NoPrimary, Session
 from replication.connector.settings import READER_PROBE_INTERVAL, RECOVERY_POLL
+from replication.connector.wire import Wire, WireClosed
 from replication.errors import ReplicationError
 from replication.probe import probe
 from replication.topology import Server, Topology
@@ -65,6 +65,7 @@ class Connector:
         self.kept = 0
         self.ended = 0
         self._next_id = 1
+        self._tasks: set[asyncio.Task[None]] = set()
         self._released: asyncio.Event
         self._primary_known: asyncio.Event
         self._recovering: asyncio.Task[None] | None = None
@@ -157,22 +158,28 @@ class Connector:
             for server in (writer, reader, control):
                 server.close()
             for session in list(self.sessions.values()):
-                session.writer.close()
-                if session.backend is not None:
-                    session.backend.writer.close()
+                session.close()
 
-    async def _listen(self, port: int, role: str) -> asyncio.Server:
-        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            session = Session(self, reader, writer, self._next_id, role)
+    async def _listen(self, port: int, role: str) -> asyncio.base_events.Server:
+        loop = asyncio.get_running_loop()
+
+        def made(wire: Wire) -> None:
+            session = Session(self, wire, self._next_id, role)
             self._next_id += 1
             self.sessions[session.id] = session
-            try:
-                await session.serve()
-            finally:
-                self.sessions.pop(session.id, None)
+            task = loop.create_task(session.serve())
+            self._tasks.add(task)
+            task.add_done_callback(
+                lambda t: (self._tasks.discard(t), self.sessions.pop(session.id, None))
+            )
+
+        def factory() -> Wire:
+            wire = Wire()
+            wire.on_made = made
+            return wire
 
         try:
-            return await asyncio.start_server(accept, self.host, port, limit=1 << 20)
+            return await loop.create_server(factory, self.host, port, reuse_address=True)
         except OSError as exc:
             raise ConnectorError(
                 f"the connector cannot listen on {self.host}:{port} for the {role} port: "
@@ -182,19 +189,20 @@ class Connector:
     async def _greeting(self) -> Greeting:
         """How a server greets, to greet applications alike (version, capabilities)."""
         for server in [s for s in [self.primary, *self.topology.servers] if s is not None]:
+            loop = asyncio.get_running_loop()
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(server.host, server.port), self.connect_timeout
+                _, wire = await asyncio.wait_for(
+                    loop.create_connection(Wire, server.host, server.port), self.connect_timeout
                 )
             except (OSError, TimeoutError):
                 continue
             try:
-                _, payload = await asyncio.wait_for(read_packet(reader), self.connect_timeout)
+                _, payload = await asyncio.wait_for(wire.read_packet(), self.connect_timeout)
                 return parse_greeting(payload)
-            except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            except (OSError, TimeoutError, WireClosed):
                 continue
             finally:
-                writer.close()
+                wire.abort()
         raise ConnectorError("no server of the topology answered: the connector cannot start")
 
     def _learn(self, health: Any) -> None:
@@ -249,10 +257,10 @@ class Connector:
         assert self.primary is not None
         return self.primary
 
-    async def gate(self, session: Session) -> None:
-        """Hold a writer session here while a switch runs, at a transaction boundary."""
-        while self.holding and (not session.in_trans or self.draining_over):
-            await self._released.wait()
+    def holds(self, session: Session) -> bool:
+        """Whether a writer session must wait before its next command (a switch is running):
+        at its transaction boundary, or anywhere once the drain limit is over."""
+        return self.holding and (not session.in_trans or self.draining_over)
 
     def backend_lost(self, session: Session, server: Server) -> None:
         """A server session ended unasked: find out whether the primary is gone."""
@@ -313,16 +321,35 @@ class Connector:
         writers = self.writers()
         return {"held": len(writers) - len(unsettled), "in_transaction": len(unsettled)}
 
+    def _pump_held(self) -> None:
+        for session in list(self.sessions.values()):
+            if session.held:
+                session.pump()
+
     def _hold_expired(self) -> None:
         log.warning(
             "no switch released the sessions within %g s: releasing them to the primary",
             self.hold_timeout,
         )
+        self._hold_timer = None
         self.primary = None
         self._primary_known.clear()
-        self._released.set()
-        self.holding = False
+        task = asyncio.get_running_loop().create_task(self._release_to_found_primary())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release_to_found_primary(self) -> None:
+        """After a switch that never released: wait for a primary, then move everyone there."""
         self._recover()
+        try:
+            await asyncio.wait_for(self._primary_known.wait(), self.failover_wait)
+        except TimeoutError:
+            self.holding = self.draining_over = False
+            self._released.set()
+            self._pump_held()
+            return
+        if self.holding and self.primary is not None:
+            await self.release(self.primary)
 
     async def release(self, server: Server) -> dict[str, int]:
         """Move every writer session to `server` (the primary now) and let them go on."""
@@ -337,10 +364,11 @@ class Connector:
         ended = len(results) - kept
         for session in self.writers():
             if session.busy and session.backend is not None:
-                session.backend.writer.close()  # it reattaches before its next command
+                session.backend.abort()  # it reattaches before its next command
         self.holding = False
         self.draining_over = False
         self._released.set()
+        self._pump_held()
         self.kept += kept
         self.ended += ended
         log.info("sessions released to %s: %d kept, %d ended", server.name, kept, ended)

@@ -7,7 +7,7 @@ import logging
 import secrets
 import ssl
 import struct
-from typing import Protocol
+from typing import Any, Protocol
 
 from lifeboat.errors import LifeboatError
 from replication.connector.auth import Accounts, recover_stage1
@@ -16,7 +16,6 @@ from replication.connector.backend import (
     BackendError,
     BackendLost,
     Identity,
-    read_packet,
 )
 from replication.connector.packets import (
     FIELDS,
@@ -36,7 +35,6 @@ from replication.connector.packets import (
     read_nul,
 )
 from replication.connector.settings import (
-    CHUNK,
     CLIENT_DEPRECATE_EOF,
     CLIENT_PLUGIN_AUTH,
     CLIENT_SESSION_TRACK,
@@ -61,8 +59,10 @@ from replication.connector.settings import (
     ER_ROLLED_BACK,
     ER_UNKNOWN_COM,
     ER_UNKNOWN_STMT,
+    MAX_PAYLOAD,
     NATIVE_PASSWORD,
     OFFERED,
+    RECOVERY_POLL,
     SERVER_STATUS_AUTOCOMMIT,
     SERVER_STATUS_IN_TRANS,
 )
@@ -72,6 +72,7 @@ from replication.connector.state import (
     USER_VARIABLES_SQL,
     SessionState,
 )
+from replication.connector.wire import Wire, WireClosed
 from replication.topology import Server
 
 log = logging.getLogger("lifeboat.connector")
@@ -101,6 +102,18 @@ STATEMENT_COMMANDS = {
 # killed): the connector keeps the connection, so it answers with an interrupted statement.
 CONNECTION_ENDING = {1053, 1927, 1152, 1159, 1161, 4031}
 ER_INTERRUPTED = (1317, b"70100")
+# Commands that do not deliver an error kept for the session's next statement.
+QUIET = frozenset({COM_PING, COM_STMT_CLOSE, COM_STATISTICS, COM_STMT_SEND_LONG_DATA})
+
+
+def _error_for_client(code: int) -> bytes | None:
+    if code in CONNECTION_ENDING:
+        return err_packet(
+            *ER_INTERRUPTED,
+            "lifeboat connector: the statement was interrupted on the server; the connection "
+            "stays, run it again",
+        )
+    return None
 
 
 class Connector(Protocol):
@@ -114,7 +127,7 @@ class Connector(Protocol):
 
     async def target(self, role: str) -> Server: ...
 
-    async def gate(self, session: Session) -> None: ...
+    def holds(self, session: Session) -> bool: ...
 
     def backend_lost(self, session: Session, server: Server) -> None: ...
 
@@ -123,56 +136,82 @@ def _scramble() -> bytes:
     return bytes(33 + secrets.randbelow(94) for _ in range(20))
 
 
-class ClientGone(Exception):
-    """The application closed its connection."""
-
-
 class Session:
-    """An application's connection, which outlives the server connections behind it."""
+    """An application's connection, which outlives the server connections behind it.
 
-    def __init__(
-        self,
-        connector: Connector,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        session_id: int,
-        role: str,
-    ) -> None:
+    Commands pass through in the event loop's callbacks (`pump` -> Backend.forward ->
+    `_done`); what needs to wait (a new server session, a hold, COM_CHANGE_USER, reading
+    state back after a statement) runs as a task, while the session counts as busy.
+    """
+
+    def __init__(self, connector: Connector, wire: Wire, session_id: int, role: str) -> None:
         self.connector = connector
-        self.reader = reader
-        self.writer = writer
+        self.wire = wire
         self.id = session_id
         self.role = role
-        self.peer = (writer.get_extra_info("peername") or ("?",))[0]
-        self.lock = asyncio.Lock()
+        transport = wire.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        self.peer = peer[0] if peer else "?"
         self.state = SessionState()
         self.identity: Identity | None = None
         self.backend: Backend | None = None
+        self.inbox = bytearray()
         self.in_trans = False
         self.busy = False
+        self.held = False
         self.doomed = False
+        self.closed = False
         self.pending_error: bytes | None = None
         self.deprecate_eof = False
         self.client_tracks = False
         self.moves = 0
+        self._current: tuple[bytes, int] | None = None
+        self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._packet_waiter: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    # -- login -------------------------------------------------------------------------------
+    # -- life ----------------------------------------------------------------------------------
 
     async def serve(self) -> None:
         try:
             if await self._login():
-                await self._commands()
-        except (ClientGone, asyncio.IncompleteReadError, ConnectionError):
+                self.wire.on_lost = self._client_lost
+                self.wire.on_pause = self._client_paused
+                self.wire.stream(self._client_data)
+                await self._finished
+        except (WireClosed, ConnectionError):
             pass
         except ProtocolError as exc:
             log.warning("session %s from %s: %s", self.id, self.peer, exc)
         finally:
-            if self.backend is not None:
-                self.backend.close()
-            self.writer.close()
+            self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+        self.wire.close()
+        if not self._finished.done():
+            self._finished.set_result(None)
+
+    def _client_lost(self, exc: BaseException | None) -> None:
+        self.close()
+
+    def _client_paused(self, paused: bool) -> None:
+        if self.backend is not None:
+            self.backend.pause(paused)
 
     def _send(self, payload: bytes, seq: int) -> None:
-        self.writer.write(frame(payload, seq))
+        self.wire.write(frame(payload, seq))
+
+    def _error(self, seq: int, error: tuple[int, bytes], message: str) -> None:
+        self._send(err_packet(error[0], error[1], "lifeboat connector: " + message), seq)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _login(self) -> bool:
         connector = self.connector
@@ -191,15 +230,15 @@ class Session:
             NATIVE_PASSWORD,
         )
         self._send(greeting_packet(greeting), 0)
-        seq, payload = await read_packet(self.reader)
+        seq, payload = await self.wire.read_packet()
         if is_ssl_request(payload) and connector.client_tls is not None:
-            await self.writer.start_tls(connector.client_tls)
-            seq, payload = await read_packet(self.reader)
+            await self.wire.start_tls(connector.client_tls, server_side=True)
+            seq, payload = await self.wire.read_packet()
         login = parse_login(payload)
         auth = login.auth
         if login.plugin not in ("", NATIVE_PASSWORD) or len(auth) not in (0, 20):
             self._send(b"\xfe" + NATIVE_PASSWORD.encode() + b"\x00" + scramble + b"\x00", seq + 1)
-            seq, auth = await read_packet(self.reader)
+            seq, auth = await self.wire.read_packet()
         try:
             stage1 = await self._verify(login.user, scramble, auth)
         except LifeboatError as exc:
@@ -249,148 +288,218 @@ class Session:
                     return stage1
         return None
 
-    # -- commands ----------------------------------------------------------------------------
+    # -- commands ------------------------------------------------------------------------------
 
-    async def _commands(self) -> None:
-        while True:
-            packets, payload = await self._read_command()
-            if not payload or payload[0] == COM_QUIT:
-                return
-            if self.role == "writer":
-                await self.connector.gate(self)
-            async with self.lock:
-                self.busy = True
-                try:
-                    await self._command(payload, packets)
-                finally:
-                    self.busy = False
-            await self.writer.drain()
+    def _client_data(self, data: bytes) -> None:
+        self.inbox += data
+        if self._packet_waiter is not None and not self._packet_waiter.done():
+            self._packet_waiter.set_result(None)
+            return
+        self.pump()
 
-    async def _read_command(self) -> tuple[int, bytes]:
+    def _peek(self) -> tuple[int, int, bytes] | None:
+        """(packets, bytes used, payload) of the next whole command in the inbox, if any."""
+        inbox = self.inbox
+        pos = 0
         parts = []
-        count = 0
         while True:
-            header = await self.reader.readexactly(4)
-            length = header[0] | header[1] << 8 | header[2] << 16
-            parts.append(await self.reader.readexactly(length) if length else b"")
-            count += 1
-            if length < 0xFFFFFF:
-                break
-        return count, parts[0] if count == 1 else b"".join(parts)
+            if len(inbox) - pos < 4:
+                return None
+            length = inbox[pos] | inbox[pos + 1] << 8 | inbox[pos + 2] << 16
+            if len(inbox) - pos - 4 < length:
+                return None
+            parts.append(bytes(inbox[pos + 4 : pos + 4 + length]))
+            pos += 4 + length
+            if length < MAX_PAYLOAD:
+                payload = parts[0] if len(parts) == 1 else b"".join(parts)
+                return len(parts), pos, payload
 
-    def _error(self, seq: int, error: tuple[int, bytes], message: str) -> None:
-        self._send(err_packet(error[0], error[1], "lifeboat connector: " + message), seq)
+    async def _next_packet(self) -> tuple[int, bytes]:
+        """The next packet of a command's own exchange (the answer of COM_CHANGE_USER)."""
+        while True:
+            command = self._peek()
+            if command is not None:
+                packets, used, payload = command
+                del self.inbox[:used]
+                return packets, payload
+            if self.closed:
+                raise WireClosed("the application closed its connection")
+            self._packet_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._packet_waiter
+            finally:
+                self._packet_waiter = None
 
-    async def _command(self, payload: bytes, packets: int) -> None:
+    def pump(self) -> None:
+        """Run the commands that have arrived, one at a time, as long as nothing waits."""
+        while not self.busy and not self.closed:
+            command = self._peek()
+            if command is None:
+                return
+            packets, used, payload = command
+            if not payload or payload[0] == COM_QUIT:
+                self.close()
+                return
+            if self.role == "writer" and self.connector.holds(self):
+                self.held = True  # the connector pumps it again on release
+                return
+            self.held = False
+            del self.inbox[:used]
+            if not self._run(payload, packets):
+                self.busy = True
+                self._spawn(self._slow(payload, packets))
+
+    def _idle(self) -> None:
+        self.busy = False
+        if not self.closed:
+            self.pump()
+
+    def _run(self, payload: bytes, packets: int) -> bool:
+        """Run one command now if nothing needs waiting for; False when it must wait."""
         code = payload[0]
         if code == COM_CHANGE_USER:
-            await self._change_user(payload, packets)
-            return
+            return False
         if code not in PASSED and code not in STATEMENT_COMMANDS:
             self._error(packets, ER_UNKNOWN_COM, f"command 0x{code:02x} is not supported")
-            return
-        if self.pending_error is not None and code not in (
-            COM_PING,
-            COM_STMT_CLOSE,
-            COM_STATISTICS,
-        ):
+            return True
+        if self.pending_error is not None and code not in QUIET:
             self._send(self.pending_error, packets)
             self.pending_error = None
-            return
+            return True
+        backend = self.backend
+        if backend is None or backend.lost():
+            return False
         if code in STATEMENT_COMMANDS:
-            client_id = struct.unpack_from("<I", payload, 1)[0]
-            statement = self.state.statements.get(client_id)
-            if statement is None:
-                if code not in (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA):
-                    self._error(
-                        packets,
-                        ER_UNKNOWN_STMT,
-                        f"unknown prepared statement handler ({client_id})",
-                    )
-                return
-            if code == COM_STMT_EXECUTE:
-                payload = statement.execute_payload(payload)
-            else:
-                payload = payload[:1] + struct.pack("<I", statement.backend_id) + payload[5:]
-            if code == COM_STMT_CLOSE:
-                del self.state.statements[client_id]
-        try:
-            backend = await self._backend()
-        except NoPrimaryRolledBack as exc:
-            if code not in (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA):
-                self._error(packets, ER_ROLLED_BACK, str(exc))
-            return
-        except NoPrimary as exc:
-            if code not in (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA):
-                self._error(packets, ER_NO_PRIMARY, str(exc))
-            return
-        if code in (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA):
-            backend.send(payload)
-            return
-        await self._pass(backend, payload, packets, PASSED[code])
+            translated = self._statement(payload, packets)
+            if translated is None:
+                return True
+            payload = translated
+            if code in (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA):
+                backend.send(payload)
+                return True
+        self._forward(backend, payload, packets)
+        return True
 
-    async def _pass(self, backend: Backend, payload: bytes, packets: int, start: int) -> None:
+    def _statement(self, payload: bytes, packets: int) -> bytes | None:
+        """The command with the server's statement id for the application's, or None."""
         code = payload[0]
+        client_id = struct.unpack_from("<I", payload, 1)[0]
+        statement = self.state.statements.get(client_id)
+        if statement is None:
+            if code not in (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA):
+                self._error(packets, ER_UNKNOWN_STMT, f"unknown prepared statement ({client_id})")
+            return None
+        if code == COM_STMT_CLOSE:
+            del self.state.statements[client_id]
+        if code == COM_STMT_EXECUTE:
+            return statement.execute_payload(payload)
+        return payload[:1] + struct.pack("<I", statement.backend_id) + payload[5:]
+
+    def _forward(self, backend: Backend, payload: bytes, packets: int) -> None:
+        code = payload[0]
+        on_prepared = None
+        if code == COM_STMT_PREPARE:
+            sql = payload[1:]
+
+            def on_prepared(backend_id: int) -> int:
+                return self.state.add_statement(sql, backend_id, 0)
+
         response = Response(
             self.deprecate_eof,
             backend.tracks,
             self.client_tracks,
             self.state.tracked,
-            state=start,
-            on_prepared=(lambda backend_id: self.state.add_statement(payload[1:], backend_id, 0))
-            if code == COM_STMT_PREPARE
-            else None,
+            state=PASSED[code],
+            on_prepared=on_prepared,
         )
-        response.on_error = self._error_for_client
-        writer = self.writer
-        try:
-            backend.writer.write(frame(payload, 0))
-            read = backend.reader.read
-            while not response.done:
-                data = await read(CHUNK)
-                if not data:
-                    raise BackendLost(f"{backend.server.name} closed the connection")
-                writer.write(response.feed(data))
-                if writer.transport.get_write_buffer_size() > CHUNK:
-                    await writer.drain()
-        except (BackendLost, ConnectionError, OSError) as exc:
-            self._lost(backend, response, packets, str(exc))
+        response.on_error = _error_for_client
+        self.busy = True
+        self._current = (payload, packets)
+        backend.forward(frame(payload, 0), response, self.wire.write, self._done)
+
+    def _done(self, response: Response, exc: BaseException | None) -> None:
+        """A forwarded command's response ended (or its server was lost)."""
+        assert self._current is not None
+        payload, packets = self._current
+        self._current = None
+        backend = self.backend
+        if exc is not None:
+            if backend is not None:
+                self._lost(backend, response, packets, str(exc))
+            self._idle()
             return
         if response.status is not None:
             self.in_trans = bool(response.status & SERVER_STATUS_IN_TRANS)
-        self.state.absorb()
-        if response.error is None:
-            await self._after(backend, code, payload, response)
-
-    def _error_for_client(self, code: int) -> bytes | None:
-        if code in CONNECTION_ENDING:
-            return err_packet(
-                *ER_INTERRUPTED,
-                "lifeboat connector: the statement was "
-                "interrupted on the server; the connection stays, run it again",
-            )
-        return None
-
-    async def _after(self, backend: Backend, code: int, payload: bytes, response: Response) -> None:
         state = self.state
-        if code == COM_STMT_PREPARE and response.prepared is not None:
-            backend_id, _, params = response.prepared
-            for statement in state.statements.values():
-                if statement.backend_id == backend_id:
-                    statement.params = params
-        elif code == COM_INIT_DB:
-            state.database = payload[1:].decode("utf-8", "replace")
-        elif code == COM_RESET_CONNECTION:
-            state.reset()
-        elif code == COM_SET_OPTION:
-            state.multi_statements = struct.unpack_from("<H", payload, 1)[0] == 0
-        elif code == COM_QUERY and response.warnings == 0:
-            if payload[1:64].lstrip()[:1] in b"PpDd":
-                state.note_sql(payload[1:])
+        state.absorb()
+        code = payload[0]
+        if response.error is None:
+            if code == COM_STMT_PREPARE and response.prepared is not None:
+                backend_id, _, params = response.prepared
+                for statement in state.statements.values():
+                    if statement.backend_id == backend_id:
+                        statement.params = params
+            elif code == COM_INIT_DB:
+                state.database = payload[1:].decode("utf-8", "replace")
+            elif code == COM_RESET_CONNECTION:
+                state.reset()
+            elif code == COM_SET_OPTION:
+                state.multi_statements = struct.unpack_from("<H", payload, 1)[0] == 0
+            elif code == COM_QUERY and response.warnings == 0 and backend is not None:
+                if payload[1:64].lstrip()[:1] in b"PpDd":
+                    state.note_sql(payload[1:])
+                if USER_VARIABLE.search(payload, 1) or COLLATION.search(payload, 1):
+                    self._spawn(self._read_back(backend, payload))
+                    return
+        self._idle()
+
+    async def _read_back(self, backend: Backend, payload: bytes) -> None:
+        """Read what the server does not report itself, then go on with the next command."""
+        try:
             if USER_VARIABLE.search(payload, 1):
                 await self._read_user_variables(backend)
             if COLLATION.search(payload, 1):
                 await self._read_collation(backend)
+        finally:
+            self._idle()
+
+    async def _slow(self, payload: bytes, packets: int) -> None:
+        """A command that must wait: for a server session, or its own exchange."""
+        try:
+            ready = await self._make_ready(payload, packets)
+        except WireClosed:
+            self.close()
+            return
+        except BaseException:
+            self._idle()
+            raise
+        if not ready:
+            self._idle()
+            return
+        self.busy = False
+        if not self._run(payload, packets):
+            self._error(packets, ER_NO_PRIMARY, "no server session could be opened")
+        if not self.busy:
+            self._idle()
+
+    async def _make_ready(self, payload: bytes, packets: int) -> bool:
+        """True once the command can run; False when it was answered here."""
+        code = payload[0]
+        if code == COM_CHANGE_USER:
+            await self._change_user(payload, packets)
+            return False
+        quiet = code in (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA)
+        try:
+            await self._backend()
+        except NoPrimaryRolledBack as exc:
+            if not quiet:
+                self._error(packets, ER_ROLLED_BACK, str(exc))
+            return False
+        except (NoPrimary, BackendError, BackendLost) as exc:
+            if not quiet:
+                self._error(packets, ER_NO_PRIMARY, str(exc))
+            return False
+        return True
 
     async def _read_collation(self, backend: Backend) -> None:
         """MariaDB does not report collation_connection when SET NAMES ... COLLATE sets it."""
@@ -418,14 +527,15 @@ class Session:
         ]
 
     def _lost(self, backend: Backend, response: Response, packets: int, why: str) -> None:
-        backend.writer.close()
+        backend.abort()
         self.backend = None
         was_in_trans, self.in_trans = self.in_trans, False
         self.connector.backend_lost(self, backend.server)
         if response.started:
             # Part of a result already went out: nothing honest can follow it.
             log.warning("session %s: %s mid-result; closing it", self.id, why)
-            raise ClientGone
+            self.close()
+            return
         if was_in_trans:
             self._error(
                 packets,
@@ -448,7 +558,7 @@ class Session:
         if backend is not None and not backend.lost():
             return backend
         if backend is not None:
-            backend.writer.close()
+            backend.abort()
             self.backend = None
             if self.in_trans:
                 self.in_trans = False
@@ -483,10 +593,17 @@ class Session:
                     raise
                 connector.backend_lost(self, target)
                 log.info("session %s: %s", self.id, exc)
+                await asyncio.sleep(RECOVERY_POLL)
                 continue
             break
         await self._restore(backend)
+        backend.on_lost = self._backend_gone
         self.backend = backend
+
+    def _backend_gone(self, backend: Backend) -> None:
+        """The server closed an idle session: the primary may be gone."""
+        if self.backend is backend:
+            self.connector.backend_lost(self, backend.server)
 
     async def _restore(self, backend: Backend) -> None:
         state = self.state
@@ -523,8 +640,9 @@ class Session:
             prepared.rebind = True
 
     async def move(self, server: Server) -> bool:
-        """Continue on `server`; False when this session's transaction had to end."""
-        async with self.lock:
+        """Continue on `server` (only while not busy); False when a transaction had to end."""
+        self.busy = True
+        try:
             ended = self.in_trans or self.doomed
             if ended:
                 self.pending_error = err_packet(
@@ -539,9 +657,11 @@ class Session:
             self.moves += 1
             try:
                 await self._attach(server)
-            except (BackendError, BackendLost, OSError) as exc:
+            except (BackendError, BackendLost, NoPrimary, OSError) as exc:
                 log.warning("session %s: could not move to %s yet: %s", self.id, server.name, exc)
             return not ended
+        finally:
+            self.busy = False
 
     async def _change_user(self, payload: bytes, packets: int) -> None:
         user, pos = read_nul(payload, 1)
@@ -552,7 +672,8 @@ class Session:
         scramble = _scramble()
         # Ask for a fresh proof against a scramble of this connector's own.
         self._send(b"\xfe" + NATIVE_PASSWORD.encode() + b"\x00" + scramble + b"\x00", packets)
-        seq, auth = await read_packet(self.reader)
+        seq, auth = await self._next_packet()
+        seq = packets + 1
         stage1 = await self._verify(user.decode(), scramble, auth)
         if stage1 is None:
             self._error(seq + 1, ER_ACCESS_DENIED, f"Access denied for user '{user.decode()}'")
