@@ -165,7 +165,11 @@ def format_health(health: Health) -> str:
     rows = []
     for row in health.rows():
         threads = f"{row['io_running']}/{row['sql_running']}" if row["io_running"] else "-"
-        lag = "-" if row["heartbeat_lag_s"] is None else f"{row['heartbeat_lag_s']:.3f}s"
+        if row["io_running"] and "No" in (row["io_running"], row["sql_running"]):
+            # A stopped replica's heartbeat only ages: its lag is not a figure to read.
+            lag = "stopped"
+        else:
+            lag = "-" if row["heartbeat_lag_s"] is None else f"{row['heartbeat_lag_s']:.3f}s"
         sbm = "-" if row["seconds_behind_master"] is None else str(row["seconds_behind_master"])
         rows.append(
             [

@@ -72,6 +72,19 @@ def test_ls_prints_the_topology_as_a_table(in_home: Sandbox, capsys: pytest.Capt
     assert "healthy: primary alpha" in out
 
 
+def test_ls_shows_a_stopped_replica_as_stopped_not_as_a_lag(
+    in_home: Sandbox, capsys: pytest.CaptureFixture
+) -> None:
+    in_home.sql("gamma", "STOP SLAVE")
+    try:
+        run("ls", "--sandbox")
+    finally:
+        in_home.sql("gamma", "START SLAVE")
+        wait_replicating(in_home, "gamma")
+    gamma = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("gamma"))
+    assert gamma.split()[4:6] == ["No/No", "stopped"]
+
+
 def test_ls_exits_1_and_names_the_problem(in_home: Sandbox, capsys: pytest.CaptureFixture) -> None:
     in_home.sql("beta", "STOP SLAVE")
     in_home.sql("beta", "CHANGE MASTER TO MASTER_PASSWORD = 'wrong-password'")

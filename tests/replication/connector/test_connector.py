@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ssl
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,7 +19,7 @@ from replication.connector.service import Connector
 from replication.probe import probe
 from replication.settings import SANDBOX_APP_SCHEMA
 from tests.replication.connector.conftest import Connected
-from tests.replication.helpers import tuned, wait_replicated
+from tests.replication.helpers import wait_replicated
 
 
 def connect(connected: Connected, port: int | None = None, **options: object) -> pymysql.Connection:
@@ -192,12 +195,8 @@ def test_held_sessions_go_on_by_themselves_when_no_switch_releases_them(
     sandbox = make_sandbox()  # type: ignore[operator]
     topology = sandbox.topology()
     settings = topology.config.connector.model_copy(update={"hold_timeout": 1.0})
-    topology = tuned(topology)
-    topology = type(topology)(
-        **{
-            **topology.__dict__,
-            "config": topology.config.model_copy(update={"connector": settings}),
-        }
+    topology = dataclasses.replace(
+        topology, config=topology.config.model_copy(update={"connector": settings})
     )
     home = sandbox.root.parent
     connector = Connector(topology, home=home, host="127.0.0.1", writer_port=0, reader_port=0)
@@ -306,3 +305,63 @@ def test_switch_output_counts_the_sessions(connected: Connected) -> None:
     for conn in conns:
         assert one(conn, "SELECT @@port")[0] == connected.topology.server("gamma").port
     assert probe(connected.topology).primary == "gamma"
+
+
+def test_applications_may_speak_tls_to_the_connector(make_sandbox: object, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    sandbox = make_sandbox()  # type: ignore[operator]
+    topology = sandbox.topology()
+    settings = topology.config.connector.model_copy(
+        update={"tls_cert": str(cert), "tls_key": str(key)}
+    )
+    topology = dataclasses.replace(
+        topology, config=topology.config.model_copy(update={"connector": settings})
+    )
+    connector = Connector(topology, home=sandbox.root.parent, writer_port=0, reader_port=0)
+    connector.start()
+    try:
+        app = sandbox.account("app")
+        secure = pymysql.connect(
+            host="127.0.0.1",
+            port=connector.writer_port,
+            user=app.user,
+            password=app.password,
+            ssl={"ca": str(cert)},
+            ssl_verify_identity=False,
+        )
+        assert isinstance(secure._sock, ssl.SSLSocket)
+        assert secure._sock.version() in ("TLSv1.2", "TLSv1.3")
+        assert one(secure, "SELECT 1")[0] == 1
+        plain = pymysql.connect(
+            host="127.0.0.1",
+            port=connector.writer_port,
+            user=app.user,
+            password=app.password,
+            ssl_disabled=True,
+        )
+        assert one(plain, "SELECT 1")[0] == 1  # TLS is offered, not imposed
+    finally:
+        connector.stop()
+        sandbox.destroy()
