@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import re
 import shutil
+import statistics
 import subprocess
 import threading
 import time
@@ -98,6 +99,19 @@ def parse(output: str, returncode: int) -> Result:
         reconnects=int(_figure(r"reconnects:\s+(\d+)", output)),
         fatal=[line for line in output.splitlines() if "FATAL" in line],
         intervals=[(int(m[0]), float(m[1])) for m in INTERVAL.findall(output)],
+    )
+
+
+def combined(results: list[Result]) -> Result:
+    """Runs of equal length as one: mean tps, median p95 (percentiles do not add), summed counts."""
+    return Result(
+        output="\n".join(r.output for r in results),
+        returncode=max((r.returncode for r in results), key=abs),
+        tps=statistics.mean(r.tps for r in results),
+        p95_ms=statistics.median(r.p95_ms for r in results),
+        ignored_errors=sum(r.ignored_errors for r in results),
+        reconnects=sum(r.reconnects for r in results),
+        fatal=[line for r in results for line in r.fatal],
     )
 
 

@@ -181,7 +181,7 @@ class Session:
                 await self._finished
         except (WireClosed, ConnectionError):
             pass
-        except ProtocolError as exc:
+        except (ProtocolError, OSError) as exc:  # OSError: a failed TLS handshake, say
             log.warning("session %s from %s: %s", self.id, self.peer, exc)
         finally:
             self.close()
