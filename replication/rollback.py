@@ -30,6 +30,8 @@ class Progress:
     source_following: bool = False
     repointed: list[str] = field(default_factory=list)
     done: bool = False
+    # The connector's sessions were let go on the target as soon as it opened.
+    released_to: str | None = None
 
     def blocked_ms(self) -> float | None:
         if self.blocked_at is None:

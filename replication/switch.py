@@ -193,9 +193,10 @@ def _run(
         say_held(sessions.hold(topology.config.connector.drain_limit), say)
         progress = Progress()
         try:
-            _steps(topology, nodes, old, new, progress, say, report)
+            _steps(topology, nodes, old, new, progress, say, report, sessions)
         finally:
-            _release(sessions, nodes, new if progress.done else None, say, report)
+            if progress.released_to is None:
+                _release(sessions, nodes, new if progress.done else None, say, report)
         say(f"SWITCH TO '{target}' WAS SUCCESSFUL ({report.blocked_summary()})")
     except ServerUnreachable as exc:
         raise SwitchRefused(f"refusing to switch: {exc}") from None
@@ -267,11 +268,17 @@ def _steps(
     progress: Progress,
     say: Out,
     report: SwitchReport,
+    sessions: Sessions,
 ) -> None:
     """The switch proper; any failure or interruption rolls back."""
     others = [n for n in nodes.values() if n not in (old, new)]
+    drain_limit = topology.config.connector.drain_limit
     try:
         _block_and_open(topology, old, new, progress, say, report)
+        # The target is the only writable server: the applications' sessions go on there now,
+        # not after every replica follows it (a rollback holds them again first).
+        say_released(sessions.release(new.server), new.name, say, report)
+        progress.released_to = new.name
         say(f"PUT THE PRIOR PRIMARY '{old.name}' ONLINE AS A REPLICA")
         progress.source_following = True
         old.follow(new.server, own_history=True)
@@ -283,6 +290,7 @@ def _steps(
         progress.done = True
     except STEP_ERRORS as exc:
         reason = describe_error(exc) if isinstance(exc, pymysql.MySQLError) else str(exc)
+        _hold_again(sessions, drain_limit, progress, say)
         rollback(nodes, old.name, new.name, progress, reason, say, report)
         raise SwitchFailed(
             f"switch to {new.name} failed and was rolled back: {reason}. {old.name} is the "
@@ -290,6 +298,7 @@ def _steps(
         ) from None
     except BaseException as exc:
         reason = f"interrupted ({type(exc).__name__})"
+        _hold_again(sessions, drain_limit, progress, say)
         rollback(nodes, old.name, new.name, progress, reason, say, report)
         report.outcome, report.reason = "rolled_back", reason
         raise
@@ -373,6 +382,13 @@ def _followup(primary: str, target: str, progress: Progress) -> str:
             "MASTER_USE_GTID=slave_pos)."
         )
     return f" Check {target} with `lifeboat ls` before trying again."
+
+
+def _hold_again(sessions: Sessions, drain_limit: float, progress: Progress, say: Out) -> None:
+    """Sessions already let go on the target are held again before a rollback blocks it."""
+    if progress.released_to is not None:
+        say_held(sessions.hold(drain_limit), say)
+        progress.released_to = None
 
 
 def _release(

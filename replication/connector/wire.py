@@ -30,6 +30,13 @@ class Wire(asyncio.Protocol):
         self.on_pause: Callable[[bool], None] | None = None
         self.on_made: Callable[[Wire], None] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        # TLS over memory buffers: bytes that arrived with the TLS request (a client's
+        # ClientHello right behind it) go to the TLS layer, never lost between two layers.
+        self._tls: ssl.SSLObject | None = None
+        self._tls_in = ssl.MemoryBIO()
+        self._tls_out = ssl.MemoryBIO()
+        self._handshaking = False
+        self._tls_error: BaseException | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -43,6 +50,13 @@ class Wire(asyncio.Protocol):
             self.on_made(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._tls is not None:
+            self._tls_in.write(data)
+            self._tls_received()
+            return
+        self._plain_received(data)
+
+    def _plain_received(self, data: bytes) -> None:
         if self.on_data is not None:
             self.on_data(data)
             return
@@ -120,7 +134,11 @@ class Wire(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
-            self.transport.write(data)
+            if self._tls is not None:
+                self._tls.write(data)
+                self._flush_tls()
+            else:
+                self.transport.write(data)
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -133,16 +151,64 @@ class Wire(asyncio.Protocol):
     async def start_tls(
         self, context: ssl.SSLContext, server_side: bool, server_hostname: str | None = None
     ) -> None:
-        """Continue this connection over TLS (the protocol stays this object)."""
-        assert self.transport is not None
-        loop = asyncio.get_running_loop()
-        transport = await loop.start_tls(
-            self.transport,
-            self,
-            context,
-            server_side=server_side,
-            server_hostname=server_hostname,
+        """Continue this connection over TLS, starting with whatever is already buffered."""
+        self._tls = context.wrap_bio(
+            self._tls_in, self._tls_out, server_side=server_side, server_hostname=server_hostname
         )
-        if transport is None:
-            raise WireClosed("TLS could not start")
-        self.transport = transport  # type: ignore[assignment]
+        if self.buffer:
+            self._tls_in.write(bytes(self.buffer))
+            self.buffer.clear()
+        self._handshaking = True
+        while self._handshaking:
+            self._tls_received()
+            if not self._handshaking:
+                break
+            if self.closed:
+                raise WireClosed(str(self.error or "closed during the TLS handshake"))
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self._tls_error is not None:
+            raise WireClosed(f"the TLS handshake failed: {self._tls_error}")
+
+    def _tls_received(self) -> None:
+        tls = self._tls
+        assert tls is not None
+        if self._handshaking:
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._flush_tls()
+                return
+            except ssl.SSLError as exc:
+                self._flush_tls()
+                self.error = self._tls_error = exc
+                self.abort()
+                self._handshaking = False
+                self._wake()
+                return
+            self._handshaking = False
+            self._flush_tls()
+            self._wake()
+        chunks = []
+        while True:
+            try:
+                chunk = tls.read(1 << 16)
+            except ssl.SSLWantReadError:
+                break
+            except (ssl.SSLZeroReturnError, ssl.SSLError):
+                self.close()
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        self._flush_tls()
+        if chunks:
+            self._plain_received(b"".join(chunks))
+
+    def _flush_tls(self) -> None:
+        pending = self._tls_out.read()
+        if pending and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(pending)

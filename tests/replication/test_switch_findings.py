@@ -361,6 +361,9 @@ def test_sessions_are_held_before_the_block_and_released_to_the_primary(fresh: S
     assert sessions.calls == [("hold", "alpha"), ("release", "beta")]
     assert "HOLD APPLICATION SESSIONS AT TRANSACTION BOUNDARIES (3 held; 1 open" in "\n".join(lines)
     assert "RELEASED APPLICATION SESSIONS TO 'beta': 3 kept, 1 ended" in lines
+    # The sessions go on as soon as beta opens, before the other servers follow it.
+    released = lines.index("RELEASED APPLICATION SESSIONS TO 'beta': 3 kept, 1 ended")
+    assert released < lines.index("PUT THE PRIOR PRIMARY 'alpha' ONLINE AS A REPLICA")
     assert (report.sessions_kept, report.sessions_ended) == (3, 1)
 
     def out(line: str) -> None:
@@ -370,4 +373,11 @@ def test_sessions_are_held_before_the_block_and_released_to_the_primary(fresh: S
     sessions.calls.clear()
     with pytest.raises(SwitchFailed):
         switch(fresh.topology(), to="alpha", out=out, sessions=sessions)
-    assert sessions.calls == [("hold", "beta"), ("release", "beta")]
+    # Let go on alpha as soon as it opened; held again (alpha still the writable one) before
+    # the rollback blocked it; then released to beta, the primary again.
+    assert sessions.calls == [
+        ("hold", "beta"),
+        ("release", "alpha"),
+        ("hold", "alpha"),
+        ("release", "beta"),
+    ]

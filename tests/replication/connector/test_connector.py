@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import ssl
 import stat
+import struct
 import subprocess
 import threading
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 import mysql.connector
 import pymysql
 import pytest
+from pymysql.constants.COMMAND import COM_BINLOG_DUMP
 
 from replication.connector.control import ConnectorSessions, registry_dir
 from replication.connector.service import Connector
@@ -263,8 +266,16 @@ def test_multiple_result_sets_and_what_is_refused(connected: Connected, tmp_path
     with pytest.raises(pymysql.MySQLError) as refused, local.cursor() as cur:
         cur.execute("CREATE TABLE loaded (n INT)")
         cur.execute(f"LOAD DATA LOCAL INFILE '{data}' INTO TABLE loaded")
-    assert "LOCAL" in str(refused.value) or refused.value.args[0] in (1148, 4166, 1290)
+    # The server's own refusal (local infile capability disabled): the connector does not
+    # offer it, so a file on the application's host is never read.
+    assert refused.value.args[0] == 4166, refused.value
     assert one(local, "SELECT 1")[0] == 1  # refused, not hung, and the connection is fine
+    local._execute_command(COM_BINLOG_DUMP, b"\x00" * 10)
+    with pytest.raises(pymysql.err.OperationalError) as unsupported:
+        local._read_ok_packet()
+    assert unsupported.value.args[0] == 1047
+    assert "command 0x12 is not supported" in unsupported.value.args[1]
+    assert one(local, "SELECT 2")[0] == 2
 
 
 def test_ping_reset_and_change_user(connected: Connected) -> None:
@@ -307,7 +318,8 @@ def test_switch_output_counts_the_sessions(connected: Connected) -> None:
     assert probe(connected.topology).primary == "gamma"
 
 
-def test_applications_may_speak_tls_to_the_connector(make_sandbox: object, tmp_path: Path) -> None:
+def _certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [
@@ -331,6 +343,11 @@ def test_applications_may_speak_tls_to_the_connector(make_sandbox: object, tmp_p
         check=True,
         capture_output=True,
     )
+    return cert, key
+
+
+def test_applications_may_speak_tls_to_the_connector(make_sandbox: object, tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path)
     sandbox = make_sandbox()  # type: ignore[operator]
     topology = sandbox.topology()
     settings = topology.config.connector.model_copy(
@@ -362,6 +379,48 @@ def test_applications_may_speak_tls_to_the_connector(make_sandbox: object, tmp_p
             ssl_disabled=True,
         )
         assert one(plain, "SELECT 1")[0] == 1  # TLS is offered, not imposed
+    finally:
+        connector.stop()
+        sandbox.destroy()
+
+
+def test_a_client_hello_sent_with_the_tls_request_is_not_lost(
+    make_sandbox: object, tmp_path: Path
+) -> None:
+    """Drivers send the TLS request and their ClientHello back to back; both may arrive in
+    one read, and the handshake must still succeed."""
+    cert, key = _certificate(tmp_path)
+    sandbox = make_sandbox()  # type: ignore[operator]
+    topology = sandbox.topology()
+    settings = topology.config.connector.model_copy(
+        update={"tls_cert": str(cert), "tls_key": str(key)}
+    )
+    topology = dataclasses.replace(
+        topology, config=topology.config.model_copy(update={"connector": settings})
+    )
+    connector = Connector(topology, home=sandbox.root.parent, writer_port=0, reader_port=0)
+    connector.start()
+    try:
+        with socket.create_connection(("127.0.0.1", connector.writer_port), timeout=10) as sock:
+            sock.recv(4096)  # the greeting
+            caps = 0x200 | 0x800 | 0x8000 | 0x80000  # protocol 41, SSL, secure conn, plugin auth
+            request = struct.pack("<IIB", caps, 1 << 24, 45) + b"\x00" * 23
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            context = ssl.create_default_context(cafile=str(cert))
+            tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+            with pytest.raises(ssl.SSLWantReadError):
+                tls.do_handshake()
+            sock.sendall(struct.pack("<I", len(request))[:3] + b"\x01" + request + outgoing.read())
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    sock.sendall(outgoing.read())
+                    data = sock.recv(65536)
+                    assert data, "the connector closed the connection during the handshake"
+                    incoming.write(data)
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
     finally:
         connector.stop()
         sandbox.destroy()
