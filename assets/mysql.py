@@ -211,15 +211,18 @@ def replica_health(
 def _connector_table(connectors: list[dict[str, Any]]) -> str:
     if not connectors:
         return "no connector is running (start one with `lifeboat connector`)"
-    lines = ["| writer port | sends writes to | sessions | reader port | kept / ended |"]
-    lines.append("|---|---|---|---|---|")
+    lines = [
+        "| writer port | sends writes to | writer sessions | reader port | reader sessions "
+        "| moved by switches: kept / ended |"
+    ]
+    lines.append("|---|---|---|---|---|---|")
     for c in connectors:
         if "error" in c:
-            lines.append(f"| {c['writer']} | unreachable | - | - | - |")
+            lines.append(f"| {c['writer']} | unreachable | - | - | - | - |")
             continue
         lines.append(
-            f"| {c['writer']} | {c['primary'] or 'no primary'} | {c['writer_sessions']} + "
-            f"{c['reader_sessions']} reading | {c['reader']} | {c['kept']} / {c['ended']} |"
+            f"| {c['writer']} | {c['primary'] or 'no primary'} | {c['writer_sessions']} "
+            f"| {c['reader']} | {c['reader_sessions']} | {c['kept']} / {c['ended']} |"
         )
     return "\n".join(lines)
 

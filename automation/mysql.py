@@ -184,6 +184,8 @@ class SensorState:
 
     state: str = HEALTHY
     failover_launched_at: datetime | None = None
+    # The writable server: a switch changes it without changing what is wrong.
+    primary: str | None = None
 
     @classmethod
     def parse(cls, cursor: str | None) -> Self:
@@ -194,6 +196,7 @@ class SensorState:
         return cls(
             state=raw.get("state", HEALTHY),
             failover_launched_at=datetime.fromisoformat(launched) if launched else None,
+            primary=raw.get("primary"),
         )
 
     def cursor(self) -> str:
@@ -202,6 +205,7 @@ class SensorState:
             {
                 "state": self.state,
                 "failover_launched_at": launched.isoformat() if launched else None,
+                "primary": self.primary,
             }
         )
 
@@ -220,17 +224,21 @@ def decide(
     state = state_of(health)
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
-    if state != previous.state:
+    moved = previous.primary is not None and health.primary not in (None, previous.primary)
+    if state != previous.state or moved:
         requests.append(
             dg.RunRequest(
                 job_name=FAILOVER_CHECK_JOB,
                 tags={STATE_TAG: state[:TAG_LIMIT], PREVIOUS_TAG: previous.state[:TAG_LIMIT]},
             )
         )
-        notes.append(
-            f"topology {'recovered' if state == HEALTHY else 'changed'}: "
-            f"{previous.state} -> {state}"
-        )
+        if state != previous.state:
+            notes.append(
+                f"topology {'recovered' if state == HEALTHY else 'changed'}: "
+                f"{previous.state} -> {state}"
+            )
+        if moved:
+            notes.append(f"the primary moved: {previous.primary} -> {health.primary}")
     else:
         notes.append(f"topology unchanged: {state}")
     launched_at = previous.failover_launched_at
@@ -252,7 +260,8 @@ def decide(
             )
             launched_at = now
             notes.append(f"automatic failover launched: {why}")
-    return requests, SensorState(state, launched_at), "; ".join(notes)
+    primary = health.primary or previous.primary
+    return requests, SensorState(state, launched_at, primary), "; ".join(notes)
 
 
 def topology_alert(previous: str, health: Health) -> Alert:

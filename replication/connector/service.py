@@ -236,14 +236,15 @@ class Connector:
 
     async def target(self, role: str) -> Server:
         """The server a session of this role should use now (waiting for a primary if lost)."""
-        if role == "reader" and self.replicas:
-            counts = {s.name: 0 for s in self.replicas}
+        replicas = [s for s in self.replicas if s != self.primary]
+        if role == "reader" and replicas:
+            counts = {s.name: 0 for s in replicas}
             for session in self.sessions.values():
                 if session.role == "reader" and session.backend is not None:
                     name = session.backend.server.name
                     if name in counts:
                         counts[name] += 1
-            return min(self.replicas, key=lambda s: counts[s.name])
+            return min(replicas, key=lambda s: counts[s.name])
         if self.primary is None:
             self._recover()
             try:
@@ -413,7 +414,7 @@ class Connector:
             "writer": f"{self.host}:{self.writer_port}",
             "reader": f"{self.host}:{self.reader_port}",
             "primary": self.primary.name if self.primary else None,
-            "replicas": [s.name for s in self.replicas],
+            "replicas": [s.name for s in self.replicas if s != self.primary],
             "writer_sessions": len(writers),
             "reader_sessions": len(self.sessions) - len(writers),
             "holding": self.holding,

@@ -152,6 +152,33 @@ def test_sensor_launches_failover_check_once_per_change_of_state(
     assert len(run.get_asset_check_evaluations()) == len(Kind.ALL) + 1  # + the connector check
 
 
+def test_sensor_checks_again_when_a_switch_moves_the_primary(
+    healthy: Sandbox, data_dir: Path
+) -> None:
+    """A switch leaves the topology healthy but the primary elsewhere: what Dagster shows
+    (the primary, where the connectors send writes) must follow, without an alert."""
+    defs = definitions(Inventory(), data_dir)
+    instance = dg.DagsterInstance.ephemeral()
+    alerts = data_dir / "alerts" / "alerts.jsonl"
+    sent_before = len(alerts.read_text().splitlines()) if alerts.exists() else 0
+    calm, cursor = tick(defs, instance, None)
+    assert calm == []
+    switch(healthy.topology(), to="beta", out=lambda _: None)
+    try:
+        wait_replicated(healthy, "beta")
+        moved, cursor = tick(defs, instance, cursor)
+        calm_again, cursor = tick(defs, instance, cursor)
+    finally:
+        switch(healthy.topology(), to="alpha", out=lambda _: None)
+        wait_replicated(healthy, "alpha")
+    assert jobs(moved) == [FAILOVER_CHECK_JOB]
+    assert moved[0].tags[STATE_TAG] == "healthy"
+    assert calm_again == []
+    assert json.loads(cursor or "{}")["primary"] == "beta"
+    sent_after = len(alerts.read_text().splitlines()) if alerts.exists() else 0
+    assert sent_after == sent_before  # a switch a person made is no alert
+
+
 def test_sensor_skips_with_a_reason_when_there_is_no_topology(tmp_path: Path) -> None:
     result = evaluate(definitions(Inventory(), tmp_path), dg.DagsterInstance.ephemeral(), None)
 
