@@ -187,9 +187,9 @@ def test_the_new_primary_has_every_write_the_old_one_acknowledged(fresh: Sandbox
     )
 
     def out(line: str) -> None:
-        if line.startswith("SELECTED REPLICA"):
-            # Acknowledged on alpha after the checks, before writes are blocked; beta
-            # cannot apply it yet.
+        if line.startswith("PURGE REMAINING ACTIVE SESSIONS"):
+            # Acknowledged on alpha after the checks and the catch-up, right before writes
+            # are blocked; beta cannot apply it yet.
             with writer.cursor() as cur:
                 cur.execute("INSERT INTO app.ledger VALUES (1)")
 

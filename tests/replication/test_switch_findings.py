@@ -86,6 +86,8 @@ def test_a_replica_dying_while_repointed_loses_no_write_of_the_target(
     def out(line: str) -> None:
         if line.startswith("RECONFIGURING REPLICA 'gamma'"):
             wait_for_acks(writer, 20, on="beta")
+            # alpha must not hold beta's writes already: the rollback has to bring them.
+            fresh.sql("alpha", "STOP SLAVE")
             fresh.kill_server("gamma")
 
     with pytest.raises(SwitchFailed, match=r"alpha is the primary again"):

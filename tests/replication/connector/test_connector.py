@@ -55,9 +55,13 @@ def test_applications_log_in_with_their_own_accounts_and_nothing_else(
     conn = connect(connected)
     assert one(conn, "SELECT CURRENT_USER()")[0].startswith(connected.app.user + "@")
     conn.close()
+    denied = "SHOW GLOBAL STATUS LIKE 'Access_denied_errors'"
+    denied_before = int(connected.sandbox.sql("alpha", denied)[0][1])
     with pytest.raises(pymysql.err.OperationalError) as wrong:
         connect(connected, password="not-the-password")
     assert wrong.value.args[0] == 1045
+    # Refused by the connector itself: a wrong answer never reaches a server.
+    assert int(connected.sandbox.sql("alpha", denied)[0][1]) == denied_before
     assert "Access denied for user 'lifeboat_app'" in wrong.value.args[1]
     assert "not-the-password" not in str(wrong.value)
     with pytest.raises(pymysql.err.OperationalError) as unknown:
@@ -101,6 +105,19 @@ def test_a_session_keeps_its_connection_and_state_across_switches(connected: Con
     wait_replicated(connected.sandbox, primary)
     rows = connected.sandbox.sql(primary, f"SELECT body FROM `{SANDBOX_APP_SCHEMA}`.notes")
     assert [r[0] for r in rows] == [f"after switch {i}" for i in range(4)]
+
+
+def test_a_client_without_session_tracking_gets_plain_ok_packets(connected: Connected) -> None:
+    """pymysql does not ask for CLIENT_SESSION_TRACK; the connector does, of the server, and
+    must hand pymysql OK packets as a server would have written them for it."""
+    conn = connect(connected)
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '+02:00'")
+        assert not conn.server_status & 0x4000  # SERVER_SESSION_STATE_CHANGED
+        cur.execute("CREATE TABLE flags (n INT)")
+        cur.execute("INSERT INTO flags VALUES (1), (2)")
+        cur.execute("UPDATE flags SET n = n + 10")
+    assert conn._result.message == b"Rows matched: 2  Changed: 2  Warnings: 0"
 
 
 def test_prepared_statements_follow_the_session(connected: Connected) -> None:
