@@ -154,6 +154,9 @@ class Connector:
             await self._stopping.wait()
         finally:
             probes.cancel()
+            for task in [*self._tasks, self._recovering]:
+                if task is not None:
+                    task.cancel()
             self.registration.remove()
             for server in (writer, reader, control):
                 server.close()

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import ssl
 import struct
 from typing import Any, Protocol
 
-from lifeboat.errors import LifeboatError
-from replication.connector.auth import Accounts, recover_stage1
+from replication.connector.auth import Accounts
 from replication.connector.backend import (
     Backend,
     BackendError,
     BackendLost,
     Identity,
 )
+from replication.connector.carry import read_collation, read_user_variables, restore
+from replication.connector.login import log_in, scramble, switch_request, verify
 from replication.connector.packets import (
     FIELDS,
     FIRST,
@@ -28,17 +28,10 @@ from replication.connector.packets import (
     Response,
     err_packet,
     frame,
-    greeting_packet,
-    is_ssl_request,
     ok_packet,
-    parse_login,
     read_nul,
 )
 from replication.connector.settings import (
-    CLIENT_DEPRECATE_EOF,
-    CLIENT_PLUGIN_AUTH,
-    CLIENT_SESSION_TRACK,
-    CLIENT_SSL,
     COM_CHANGE_USER,
     COM_FIELD_LIST,
     COM_INIT_DB,
@@ -60,8 +53,6 @@ from replication.connector.settings import (
     ER_UNKNOWN_COM,
     ER_UNKNOWN_STMT,
     MAX_PAYLOAD,
-    NATIVE_PASSWORD,
-    OFFERED,
     RECOVERY_POLL,
     SERVER_STATUS_AUTOCOMMIT,
     SERVER_STATUS_IN_TRANS,
@@ -69,7 +60,6 @@ from replication.connector.settings import (
 from replication.connector.state import (
     COLLATION,
     USER_VARIABLE,
-    USER_VARIABLES_SQL,
     SessionState,
 )
 from replication.connector.wire import Wire, WireClosed
@@ -130,10 +120,6 @@ class Connector(Protocol):
     def holds(self, session: Session) -> bool: ...
 
     def backend_lost(self, session: Session, server: Server) -> None: ...
-
-
-def _scramble() -> bytes:
-    return bytes(33 + secrets.randbelow(94) for _ in range(20))
 
 
 class Session:
@@ -214,79 +200,31 @@ class Session:
         task.add_done_callback(self._tasks.discard)
 
     async def _login(self) -> bool:
+        """The application's login; then a server session as that user, then its OK."""
         connector = self.connector
-        scramble = _scramble()
-        server = connector.greeting
-        offered = OFFERED & server.capabilities | CLIENT_PLUGIN_AUTH
-        if connector.client_tls is not None:
-            offered |= CLIENT_SSL
-        greeting = Greeting(
-            server.version,
+        done = await log_in(
+            self.wire,
+            connector.greeting,
+            connector.client_tls,
             self.id,
-            scramble,
-            offered,
-            server.charset,
-            SERVER_STATUS_AUTOCOMMIT,
-            NATIVE_PASSWORD,
+            connector.accounts,
+            self.peer,
         )
-        self._send(greeting_packet(greeting), 0)
-        seq, payload = await self.wire.read_packet()
-        if is_ssl_request(payload) and connector.client_tls is not None:
-            await self.wire.start_tls(connector.client_tls, server_side=True)
-            seq, payload = await self.wire.read_packet()
-        login = parse_login(payload)
-        auth = login.auth
-        if login.plugin not in ("", NATIVE_PASSWORD) or len(auth) not in (0, 20):
-            self._send(b"\xfe" + NATIVE_PASSWORD.encode() + b"\x00" + scramble + b"\x00", seq + 1)
-            seq, auth = await self.wire.read_packet()
-        try:
-            stage1 = await self._verify(login.user, scramble, auth)
-        except LifeboatError as exc:
-            log.error("session %s: cannot verify %r: %s", self.id, login.user, exc)
-            self._error(seq + 1, ER_ACCESS_DENIED, f"cannot verify the account now: {exc}")
+        if done is None:
             return False
-        if stage1 is None:
-            code, state = ER_ACCESS_DENIED
-            using = "YES" if auth else "NO"
-            self._send(
-                err_packet(
-                    code,
-                    state,
-                    f"Access denied for user '{login.user}'@"
-                    f"'{self.peer}' (using password: {using})",
-                ),
-                seq + 1,
-            )
-            return False
-        caps = login.capabilities & (offered | CLIENT_SSL)
-        self.deprecate_eof = bool(caps & CLIENT_DEPRECATE_EOF)
-        self.client_tracks = bool(caps & CLIENT_SESSION_TRACK)
-        self.identity = Identity(
-            login.user, stage1, login.charset, caps, login.max_packet, login.attrs
-        )
-        self.state.database = login.database
+        self.identity = done.identity
+        self.deprecate_eof, self.client_tracks = done.deprecate_eof, done.client_tracks
+        self.state.database = done.database
         try:
             await self._attach()
         except BackendError as exc:
-            self._send(exc.payload or err_packet(exc.code, exc.sqlstate, str(exc)), seq + 1)
+            self._send(exc.payload or err_packet(exc.code, exc.sqlstate, str(exc)), done.seq + 1)
             return False
         except NoPrimary as exc:
-            self._send(err_packet(*ER_NO_PRIMARY, str(exc)), seq + 1)
+            self._send(err_packet(*ER_NO_PRIMARY, str(exc)), done.seq + 1)
             return False
-        self._send(ok_packet(SERVER_STATUS_AUTOCOMMIT), seq + 1)
+        self._send(ok_packet(SERVER_STATUS_AUTOCOMMIT), done.seq + 1)
         return True
-
-    async def _verify(self, user: str, scramble: bytes, auth: bytes) -> bytes | None:
-        loop = asyncio.get_running_loop()
-        for fresh in (False, True):
-            accounts = await loop.run_in_executor(None, self.connector.accounts.lookup, user, fresh)
-            for account in accounts:
-                if account.stored is None:
-                    continue
-                stage1 = recover_stage1(scramble, auth, account.stored)
-                if stage1 is not None:
-                    return stage1
-        return None
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -457,9 +395,9 @@ class Session:
         """Read what the server does not report itself, then go on with the next command."""
         try:
             if USER_VARIABLE.search(payload, 1):
-                await self._read_user_variables(backend)
+                await read_user_variables(backend, self.state)
             if COLLATION.search(payload, 1):
-                await self._read_collation(backend)
+                await read_collation(backend, self.state)
         finally:
             self._idle()
 
@@ -500,31 +438,6 @@ class Session:
                 self._error(packets, ER_NO_PRIMARY, str(exc))
             return False
         return True
-
-    async def _read_collation(self, backend: Backend) -> None:
-        """MariaDB does not report collation_connection when SET NAMES ... COLLATE sets it."""
-        try:
-            rows = await backend.rows("SELECT @@collation_connection")
-        except (BackendError, BackendLost, OSError):
-            return
-        if rows and rows[0][0]:
-            self.state.tracked.variables["collation_connection"] = rows[0][0].decode()
-
-    async def _read_user_variables(self, backend: Backend) -> None:
-        """Keep the session's user variables, for a move after the server is gone."""
-        try:
-            rows = await backend.rows(USER_VARIABLES_SQL)
-        except (BackendError, BackendLost, OSError):
-            return
-        self.state.user_variables = [
-            (
-                (r[0] or b"").decode(),
-                None if r[1] is None else r[1].decode("utf-8", "surrogateescape"),
-                (r[2] or b"VARCHAR").decode(),
-                None if r[3] is None else r[3].decode(),
-            )
-            for r in rows
-        ]
 
     def _lost(self, backend: Backend, response: Response, packets: int, why: str) -> None:
         backend.abort()
@@ -607,37 +520,8 @@ class Session:
 
     async def _restore(self, backend: Backend) -> None:
         state = self.state
-        if self.moves == 0 and not state.tracked.variables and not state.statements:
-            return
-        statement = state.variables_sql()
-        if statement:
-            try:
-                await backend.execute(statement)
-            except BackendError:
-                for single in state.each_variable_sql():
-                    try:
-                        await backend.execute(single)
-                    except BackendError as exc:
-                        log.warning(
-                            "session %s: could not carry over %s: %s",
-                            self.id,
-                            single.split("=")[0][12:],
-                            exc,
-                        )
-        statement = state.user_variables_sql()
-        if statement:
-            await backend.execute(statement)
-        if state.multi_statements is not None:
-            option = 0 if state.multi_statements else 1
-            await backend.roundtrip(
-                bytes([COM_SET_OPTION]) + struct.pack("<H", option),
-                Response(backend.deprecate_eof, backend.tracks, True, state.tracked, state=SINGLE),
-            )
-        for sql in state.sql_prepared.values():
-            await backend.execute(sql.decode("utf-8", "surrogateescape"))
-        for prepared in state.statements.values():
-            prepared.backend_id, prepared.params = await backend.prepare(prepared.sql)
-            prepared.rebind = True
+        if self.moves or state.tracked.variables or state.statements or state.sql_prepared:
+            await restore(backend, state, f"session {self.id}")
 
     async def move(self, server: Server) -> bool:
         """Continue on `server` (only while not busy); False when a transaction had to end."""
@@ -669,12 +553,12 @@ class Session:
         auth = bytes(payload[pos + 1 : pos + 1 + length])
         pos += 1 + length
         database, pos = read_nul(payload, pos)
-        scramble = _scramble()
-        # Ask for a fresh proof against a scramble of this connector's own.
-        self._send(b"\xfe" + NATIVE_PASSWORD.encode() + b"\x00" + scramble + b"\x00", packets)
-        seq, auth = await self._next_packet()
+        challenge = scramble()
+        # Ask for a fresh proof against a challenge of this connector's own.
+        self._send(switch_request(challenge), packets)
+        _, auth = await self._next_packet()
         seq = packets + 1
-        stage1 = await self._verify(user.decode(), scramble, auth)
+        stage1 = await verify(self.connector.accounts, user.decode(), challenge, auth)
         if stage1 is None:
             self._error(seq + 1, ER_ACCESS_DENIED, f"Access denied for user '{user.decode()}'")
             return
