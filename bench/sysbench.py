@@ -8,12 +8,12 @@ import re
 import shutil
 import statistics
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 
 import pymysql
 
+from bench.writer import AckedWrites
 from replication.settings import SANDBOX_APP_SCHEMA
 from replication.topology import Account
 
@@ -157,7 +157,7 @@ class Run:
             self.proc.wait()
 
 
-class SideWriter(threading.Thread):
+class SideWriter(AckedWrites):
     """One connection inserting numbered rows through a port; counts errors and reconnects.
 
     A row is acknowledged when its autocommit INSERT returned. After an error the writer opens
@@ -165,14 +165,11 @@ class SideWriter(threading.Thread):
     """
 
     def __init__(self, host: str, port: int, account: Account) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.address = (host, port)
         self.account = account
-        self.acked: list[int] = []
-        self.acked_at: list[float] = []
         self.errors: list[str] = []
         self.connects = 0
-        self.stopping = threading.Event()
 
     def _connect(self) -> pymysql.connections.Connection:
         self.connects += 1
@@ -207,22 +204,3 @@ class SideWriter(threading.Thread):
                 self.stopping.wait(0.01)
         if conn is not None:
             conn.close()
-
-    def wait_for(self, count: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.acked) < count:
-            if time.monotonic() > deadline or not self.is_alive():
-                raise RuntimeError(f"the side writer made only {len(self.acked)} of {count} writes")
-            time.sleep(0.005)
-
-    def longest_pause(self, start: float, end: float) -> float:
-        """The longest wait between two acknowledged writes overlapping [start, end], in ms."""
-        longest = 0.0
-        for before, after in itertools.pairwise(list(self.acked_at)):
-            if after >= start and before <= end:
-                longest = max(longest, after - before)
-        return longest * 1000
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(timeout=40)

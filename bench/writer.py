@@ -15,7 +15,39 @@ from replication.settings import SANDBOX_APP_SCHEMA
 DEFAULT_TABLE = f"`{SANDBOX_APP_SCHEMA}`.writes"
 
 
-class Writer(threading.Thread):
+class AckedWrites(threading.Thread):
+    """A writing thread's record: which numbered rows were acknowledged, and when."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.acked: list[int] = []
+        self.acked_at: list[float] = []
+        self.stopping = threading.Event()
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> None:
+        """Block until `count` writes are acknowledged (raise if they never come)."""
+        deadline = time.monotonic() + timeout
+        while len(self.acked) < count:
+            if time.monotonic() > deadline or not self.is_alive():
+                raise RuntimeError(f"the writer made only {len(self.acked)} of {count} writes")
+            time.sleep(0.005)
+
+    def longest_pause(self, start: float, end: float) -> float:
+        """The longest wait between two acknowledged writes that overlaps [start, end], in ms."""
+        longest = 0.0
+        for before, after in itertools.pairwise(list(self.acked_at)):
+            if after >= start and before <= end:
+                longest = max(longest, after - before)
+        return longest * 1000
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=40)
+        if self.is_alive():
+            raise RuntimeError("the writer did not stop within 40 s")
+
+
+class Writer(AckedWrites):
     """Inserts numbered rows into whichever server accepts its writes.
 
     A row counts as acknowledged only when its autocommit INSERT returned; on an error (a
@@ -24,15 +56,12 @@ class Writer(threading.Thread):
     """
 
     def __init__(self, sandbox: Sandbox, table: str = DEFAULT_TABLE) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.table = table
         self.account = sandbox.account("app")
         self.ports = {s.name: s.port for s in sandbox.servers()}
-        self.acked: list[int] = []
-        self.acked_at: list[float] = []
         self.acked_on: dict[str, int] = {}
         self.errors = 0
-        self.stopping = threading.Event()
         sandbox.sql(
             "alpha",
             f"CREATE TABLE IF NOT EXISTS {table} "
@@ -76,25 +105,3 @@ class Writer(threading.Thread):
                 time.sleep(0.001)
         if conn is not None:
             conn.close()
-
-    def wait_for(self, count: int, timeout: float = 60.0) -> None:
-        """Block until `count` writes are acknowledged (raise if they never come)."""
-        deadline = time.monotonic() + timeout
-        while len(self.acked) < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the writer made only {len(self.acked)} of {count} writes")
-            time.sleep(0.005)
-
-    def longest_pause(self, start: float, end: float) -> float:
-        """The longest wait between two acknowledged writes that overlaps [start, end], in ms."""
-        longest = 0.0
-        for before, after in itertools.pairwise(list(self.acked_at)):
-            if after >= start and before <= end:
-                longest = max(longest, after - before)
-        return longest * 1000
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(timeout=30)
-        if self.is_alive():
-            raise RuntimeError("the writer did not stop within 30 s")

@@ -45,6 +45,33 @@ def frame(payload: bytes, seq: int = 0) -> bytes:
     return b"".join(parts)
 
 
+@dataclass(frozen=True)
+class Whole:
+    """One logical packet found at the start of a buffer: continuations joined."""
+
+    seq: int  # the sequence id of its last physical packet
+    packets: int  # how many physical packets it took (a payload of 16 MB or more takes two)
+    used: int  # bytes of the buffer it spans
+    payload: bytes
+
+
+def take(buffer: bytearray) -> Whole | None:
+    """The logical packet at the start of `buffer`, or None while it is incomplete."""
+    pos = 0
+    parts = []
+    while True:
+        if len(buffer) - pos < 4:
+            return None
+        length = buffer[pos] | buffer[pos + 1] << 8 | buffer[pos + 2] << 16
+        if len(buffer) - pos - 4 < length:
+            return None
+        seq = buffer[pos + 3]
+        parts.append(bytes(buffer[pos + 4 : pos + 4 + length]))
+        pos += 4 + length
+        if length < MAX_PAYLOAD:
+            return Whole(seq, len(parts), pos, parts[0] if len(parts) == 1 else b"".join(parts))
+
+
 def lenenc_int(value: int) -> bytes:
     if value < 251:
         return bytes([value])

@@ -30,6 +30,7 @@ from replication.connector.packets import (
     frame,
     ok_packet,
     read_nul,
+    take,
 )
 from replication.connector.settings import (
     COM_CHANGE_USER,
@@ -52,7 +53,6 @@ from replication.connector.settings import (
     ER_ROLLED_BACK,
     ER_UNKNOWN_COM,
     ER_UNKNOWN_STMT,
-    MAX_PAYLOAD,
     RECOVERY_POLL,
     SERVER_STATUS_AUTOCOMMIT,
     SERVER_STATUS_IN_TRANS,
@@ -237,20 +237,8 @@ class Session:
 
     def _peek(self) -> tuple[int, int, bytes] | None:
         """(packets, bytes used, payload) of the next whole command in the inbox, if any."""
-        inbox = self.inbox
-        pos = 0
-        parts = []
-        while True:
-            if len(inbox) - pos < 4:
-                return None
-            length = inbox[pos] | inbox[pos + 1] << 8 | inbox[pos + 2] << 16
-            if len(inbox) - pos - 4 < length:
-                return None
-            parts.append(bytes(inbox[pos + 4 : pos + 4 + length]))
-            pos += 4 + length
-            if length < MAX_PAYLOAD:
-                payload = parts[0] if len(parts) == 1 else b"".join(parts)
-                return len(parts), pos, payload
+        whole = take(self.inbox)
+        return None if whole is None else (whole.packets, whole.used, whole.payload)
 
     async def _next_packet(self) -> tuple[int, bytes]:
         """The next packet of a command's own exchange (the answer of COM_CHANGE_USER)."""

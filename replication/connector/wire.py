@@ -12,7 +12,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from replication.connector.settings import MAX_PAYLOAD
+from replication.connector.packets import take
 
 
 class WireClosed(ConnectionError):
@@ -88,22 +88,11 @@ class Wire(asyncio.Protocol):
             self._waiter.set_result(None)
 
     def _take(self) -> tuple[int, bytes] | None:
-        buffer = self.buffer
-        pos = 0
-        parts = []
-        seq = 0
-        while True:
-            if len(buffer) - pos < 4:
-                return None
-            length = buffer[pos] | buffer[pos + 1] << 8 | buffer[pos + 2] << 16
-            if len(buffer) - pos - 4 < length:
-                return None
-            seq = buffer[pos + 3]
-            parts.append(bytes(buffer[pos + 4 : pos + 4 + length]))
-            pos += 4 + length
-            if length < MAX_PAYLOAD:
-                del buffer[:pos]
-                return seq, parts[0] if len(parts) == 1 else b"".join(parts)
+        whole = take(self.buffer)
+        if whole is None:
+            return None
+        del self.buffer[: whole.used]
+        return whole.seq, whole.payload
 
     async def read_packet(self) -> tuple[int, bytes]:
         """(sequence id, payload) of the next logical packet, continuations joined."""

@@ -10,7 +10,10 @@ import struct
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import mysql.connector
 import pymysql
@@ -20,7 +23,9 @@ from pymysql.constants.COMMAND import COM_BINLOG_DUMP
 from replication.connector.control import ConnectorSessions, registry_dir
 from replication.connector.service import Connector
 from replication.probe import probe
+from replication.sandbox import Sandbox
 from replication.settings import SANDBOX_APP_SCHEMA
+from tests.replication.conftest import MakeSandbox
 from tests.replication.connector.conftest import Connected
 from tests.replication.helpers import wait_replicated
 
@@ -37,6 +42,39 @@ def connect(connected: Connected, port: int | None = None, **options: object) ->
         **options,
     }
     return pymysql.connect(**settings)  # type: ignore[arg-type]
+
+
+@contextmanager
+def own_connector(
+    make_sandbox: MakeSandbox, **settings: object
+) -> Iterator[tuple[Sandbox, Connector]]:
+    """A topology of one's own and a connector before it with other `mysql.connector` settings."""
+    sandbox = make_sandbox()
+    topology = sandbox.topology()
+    connector_settings = topology.config.connector.model_copy(update=settings)
+    topology = dataclasses.replace(
+        topology, config=topology.config.model_copy(update={"connector": connector_settings})
+    )
+    connector = Connector(topology, home=sandbox.root.parent, writer_port=0, reader_port=0)
+    connector.start()
+    try:
+        yield sandbox, connector
+    finally:
+        connector.stop()
+        sandbox.destroy()
+
+
+def connect_mysql_connector(connected: Connected) -> Any:
+    """mysql-connector-python's pure-Python connection, in the app schema, autocommit on."""
+    app = connected.app
+    return mysql.connector.connect(
+        host=connected.host,
+        port=connected.writer_port,
+        user=app.user,
+        password=app.password,
+        database=SANDBOX_APP_SCHEMA,
+        autocommit=True,
+    )
 
 
 def one(conn: pymysql.Connection, sql: str, args: object = None) -> tuple:
@@ -121,15 +159,7 @@ def test_a_client_without_session_tracking_gets_plain_ok_packets(connected: Conn
 
 
 def test_prepared_statements_follow_the_session(connected: Connected) -> None:
-    app = connected.app
-    conn = mysql.connector.connect(
-        host=connected.host,
-        port=connected.writer_port,
-        user=app.user,
-        password=app.password,
-        database=SANDBOX_APP_SCHEMA,
-        autocommit=True,
-    )
+    conn = connect_mysql_connector(connected)
     cur = conn.cursor(prepared=True)
     cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), price DECIMAL(8,2))")
     insert = "INSERT INTO items VALUES (?, ?, ?)"
@@ -210,18 +240,10 @@ def test_a_failover_moves_sessions_and_ends_only_the_open_transaction(
 
 
 def test_held_sessions_go_on_by_themselves_when_no_switch_releases_them(
-    make_sandbox: object, tmp_path: Path
+    make_sandbox: MakeSandbox,
 ) -> None:
-    sandbox = make_sandbox()  # type: ignore[operator]
-    topology = sandbox.topology()
-    settings = topology.config.connector.model_copy(update={"hold_timeout": 1.0})
-    topology = dataclasses.replace(
-        topology, config=topology.config.model_copy(update={"connector": settings})
-    )
-    home = sandbox.root.parent
-    connector = Connector(topology, home=home, host="127.0.0.1", writer_port=0, reader_port=0)
-    connector.start()
-    try:
+    with own_connector(make_sandbox, hold_timeout=1.0) as (sandbox, connector):
+        home = sandbox.root.parent
         app = sandbox.account("app")
         conn = pymysql.connect(
             host="127.0.0.1",
@@ -235,9 +257,6 @@ def test_held_sessions_go_on_by_themselves_when_no_switch_releases_them(
         assert one(conn, "SELECT 1")[0] == 1
         waited = time.monotonic() - started
         assert 0.5 < waited < 20
-    finally:
-        connector.stop()
-        sandbox.destroy()
 
 
 def test_the_reader_port_reaches_a_replica(connected: Connected) -> None:
@@ -296,21 +315,14 @@ def test_multiple_result_sets_and_what_is_refused(connected: Connected, tmp_path
 
 
 def test_ping_reset_and_change_user(connected: Connected) -> None:
-    app = connected.app
-    conn = mysql.connector.connect(
-        host=connected.host,
-        port=connected.writer_port,
-        user=app.user,
-        password=app.password,
-        database=SANDBOX_APP_SCHEMA,
-        autocommit=True,
-    )
+    conn = connect_mysql_connector(connected)
     cur = conn.cursor()
     cur.execute("SET @kept = 1")
     conn.ping(reconnect=False)
     conn.cmd_reset_connection()
     cur.execute("SELECT @kept, DATABASE()")
     assert cur.fetchall() == [(None, SANDBOX_APP_SCHEMA)]
+    app = connected.app
     conn.cmd_change_user(username=app.user, password=app.password, database="")
     cur = conn.cursor()
     cur.execute("SELECT DATABASE(), CURRENT_USER()")
@@ -363,19 +375,11 @@ def _certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_applications_may_speak_tls_to_the_connector(make_sandbox: object, tmp_path: Path) -> None:
+def test_applications_may_speak_tls_to_the_connector(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
     cert, key = _certificate(tmp_path)
-    sandbox = make_sandbox()  # type: ignore[operator]
-    topology = sandbox.topology()
-    settings = topology.config.connector.model_copy(
-        update={"tls_cert": str(cert), "tls_key": str(key)}
-    )
-    topology = dataclasses.replace(
-        topology, config=topology.config.model_copy(update={"connector": settings})
-    )
-    connector = Connector(topology, home=sandbox.root.parent, writer_port=0, reader_port=0)
-    connector.start()
-    try:
+    with own_connector(make_sandbox, tls_cert=str(cert), tls_key=str(key)) as (sandbox, connector):
         app = sandbox.account("app")
         secure = pymysql.connect(
             host="127.0.0.1",
@@ -396,48 +400,35 @@ def test_applications_may_speak_tls_to_the_connector(make_sandbox: object, tmp_p
             ssl_disabled=True,
         )
         assert one(plain, "SELECT 1")[0] == 1  # TLS is offered, not imposed
-    finally:
-        connector.stop()
-        sandbox.destroy()
 
 
 def test_a_client_hello_sent_with_the_tls_request_is_not_lost(
-    make_sandbox: object, tmp_path: Path
+    make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
     """Drivers send the TLS request and their ClientHello back to back; both may arrive in
     one read, and the handshake must still succeed."""
     cert, key = _certificate(tmp_path)
-    sandbox = make_sandbox()  # type: ignore[operator]
-    topology = sandbox.topology()
-    settings = topology.config.connector.model_copy(
-        update={"tls_cert": str(cert), "tls_key": str(key)}
-    )
-    topology = dataclasses.replace(
-        topology, config=topology.config.model_copy(update={"connector": settings})
-    )
-    connector = Connector(topology, home=sandbox.root.parent, writer_port=0, reader_port=0)
-    connector.start()
-    try:
-        with socket.create_connection(("127.0.0.1", connector.writer_port), timeout=10) as sock:
-            sock.recv(4096)  # the greeting
-            caps = 0x200 | 0x800 | 0x8000 | 0x80000  # protocol 41, SSL, secure conn, plugin auth
-            request = struct.pack("<IIB", caps, 1 << 24, 45) + b"\x00" * 23
-            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-            context = ssl.create_default_context(cafile=str(cert))
-            tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
-            with pytest.raises(ssl.SSLWantReadError):
+    certificate = {"tls_cert": str(cert), "tls_key": str(key)}
+    with (
+        own_connector(make_sandbox, **certificate) as (_, connector),
+        socket.create_connection(("127.0.0.1", connector.writer_port), timeout=10) as sock,
+    ):
+        sock.recv(4096)  # the greeting
+        caps = 0x200 | 0x800 | 0x8000 | 0x80000  # protocol 41, SSL, secure conn, plugin auth
+        request = struct.pack("<IIB", caps, 1 << 24, 45) + b"\x00" * 23
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        context = ssl.create_default_context(cafile=str(cert))
+        tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+        with pytest.raises(ssl.SSLWantReadError):
+            tls.do_handshake()
+        sock.sendall(struct.pack("<I", len(request))[:3] + b"\x01" + request + outgoing.read())
+        while True:
+            try:
                 tls.do_handshake()
-            sock.sendall(struct.pack("<I", len(request))[:3] + b"\x01" + request + outgoing.read())
-            while True:
-                try:
-                    tls.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    sock.sendall(outgoing.read())
-                    data = sock.recv(65536)
-                    assert data, "the connector closed the connection during the handshake"
-                    incoming.write(data)
-            assert tls.version() in ("TLSv1.2", "TLSv1.3")
-    finally:
-        connector.stop()
-        sandbox.destroy()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                data = sock.recv(65536)
+                assert data, "the connector closed the connection during the handshake"
+                incoming.write(data)
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
