@@ -18,6 +18,7 @@ from typing import Any
 from bench import sysbench
 from bench.connector_process import ConnectorProcess
 from bench.haproxy import HAProxy, HAProxyMissing
+from bench.passthrough import Passthrough
 from bench.results import record
 from replication.connector.control import ConnectorSessions
 from replication.errors import ReplicationError
@@ -183,10 +184,21 @@ def _connector_switching(sandbox: Sandbox, connector: ConnectorProcess, switches
 def _measure_steady(sandbox: Sandbox, proxy: HAProxy, connector: ConnectorProcess) -> Measured:
     measured = Measured()
     primary = sandbox.server(_primary(sandbox)).port
-    routes = {"direct": primary, "haproxy": proxy.port, "connector": connector.writer_port}
-    measured.steady[THREADS] = _steady(routes, sandbox, THREADS)
-    many = {"direct": primary, "connector": connector.writer_port}
-    measured.steady[MANY_THREADS] = _steady(many, sandbox, MANY_THREADS)
+    # The bare relay: what any Python proxy costs here, so the connector's own share shows.
+    relay = Passthrough(primary)
+    relay.start()
+    try:
+        routes = {
+            "direct": primary,
+            "haproxy": proxy.port,
+            "bare relay": relay.port,
+            "connector": connector.writer_port,
+        }
+        measured.steady[THREADS] = _steady(routes, sandbox, THREADS)
+        many = {"direct": primary, "bare relay": relay.port, "connector": connector.writer_port}
+        measured.steady[MANY_THREADS] = _steady(many, sandbox, MANY_THREADS)
+    finally:
+        relay.stop()
     return measured
 
 
@@ -225,6 +237,7 @@ def _print_steady(threads: int, results: dict[str, sysbench.Result]) -> None:
     )
     print(
         f"  {'route':<10} {'tps':>8} {'p95 ms':>7} {'errors':>6} {'vs direct':>9} {'p95 added':>10}"
+        + ("   vs bare relay" if "bare relay" in results else "")
     )
     for route, r in results.items():
         ratio = r.tps / direct.tps if direct.tps else 0.0
@@ -233,6 +246,8 @@ def _print_steady(threads: int, results: dict[str, sysbench.Result]) -> None:
             f"  {route:<10} {r.tps:8.1f} {r.p95_ms:7.2f} {r.ignored_errors:6d} "
             f"{ratio:8.2f}x {added:7.2f} ms"
         )
+        if route == "connector" and "bare relay" in results and results["bare relay"].tps:
+            line += f"   {r.tps / results['bare relay'].tps:.2f}x of the bare relay;"
         if route == "connector" and "direct" in results:
             line += (
                 f"   tps target >= {THROUGHPUT_TARGET:.0%} of direct: "

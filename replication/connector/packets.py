@@ -327,6 +327,29 @@ class Response:
     differ from the input only where an OK packet is rewritten for the client.
     """
 
+    # One per command, on the forwarding path: slots keep it cheap to make.
+    __slots__ = (
+        "_continuing",
+        "_pending",
+        "_prepare_parts",
+        "_skip",
+        "chunks",
+        "columns_left",
+        "deprecate_eof",
+        "error",
+        "on_error",
+        "params_then_columns",
+        "prepared",
+        "rewrite_prepared",
+        "server_tracks",
+        "started",
+        "state",
+        "status",
+        "strip",
+        "tracked",
+        "warnings",
+    )
+
     def __init__(
         self,
         deprecate_eof: bool,
@@ -365,39 +388,42 @@ class Response:
         pos = 0
         start = 0
         out: list[bytes] | None = None
-        while pos < n and self.state != DONE:
-            if self._skip:
-                take = min(self._skip, n - pos)
-                pos += take
-                self._skip -= take
-                continue
+        if self._skip:
+            pos = min(self._skip, n)
+            self._skip -= pos
+        state = self.state
+        while pos < n and state != DONE:
             if n - pos < 4:
                 break
             length = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
+            end = pos + 4 + length
             if self._continuing or length == MAX_PAYLOAD:
                 # A payload of 16 MB or more: a row or a column, never the end of anything.
                 if not self._continuing:
                     self._whole_packet_seen()
+                    state = self.state
                 self._continuing = length == MAX_PAYLOAD
-                pos += 4
-                self._skip = length
-                continue
-            if self.state == ROWS and length and buf[pos + 4] not in (0xFE, 0xFF):
-                pos += 4
-                self._skip = length
-                continue
-            if n - pos < 4 + length:
+            elif state == COLUMNS:
+                self._column_seen()  # counted, never read
+                state = self.state
+            elif not (state == ROWS and length and buf[pos + 4] not in (0xFE, 0xFF)):
+                # Not a row: the first packet of a result, an end, an error: read it whole.
+                if end > n:
+                    break
+                replacement = self._packet(buf[pos + 4 : end])
+                state = self.state
+                if replacement is not None:
+                    if out is None:
+                        out = []
+                    out.append(buf[start:pos])
+                    out.append(struct.pack("<I", len(replacement))[:3] + buf[pos + 3 : pos + 4])
+                    out.append(replacement)
+                    start = end
+            if end > n:  # the rest of this packet comes with the next chunks
+                self._skip = end - n
+                pos = n
                 break
-            payload = buf[pos + 4 : pos + 4 + length]
-            replacement = self._packet(payload)
-            if replacement is not None:
-                if out is None:
-                    out = []
-                out.append(buf[start:pos])
-                out.append(struct.pack("<I", len(replacement))[:3] + buf[pos + 3 : pos + 4])
-                out.append(replacement)
-                start = pos + 4 + length
-            pos += 4 + length
+            pos = end
         self._pending = bytes(buf[pos:]) if pos < n else b""
         self.started = self.started or pos > 0
         if out is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import struct
 from typing import Any, Protocol
@@ -66,6 +67,8 @@ from replication.connector.wire import Wire, WireClosed
 from replication.topology import Server
 
 log = logging.getLogger("lifeboat.connector")
+# A cheap first look for COLLATION's words (NAMES, COLLATE, collation_connection).
+MAY_SET_COLLATION = re.compile(rb"[Nn][Aa][Mm][Ee][Ss]|[Cc][Oo][Ll][Ll][Aa][Tt]")
 
 # Commands passed through as they are, with the state their response starts in.
 PASSED = {
@@ -374,7 +377,10 @@ class Session:
             elif code == COM_QUERY and response.warnings == 0 and backend is not None:
                 if payload[1:64].lstrip()[:1] in b"PpDd":
                     state.note_sql(payload[1:])
-                if USER_VARIABLE.search(payload, 1) or COLLATION.search(payload, 1):
+                # Plain substring tests first: most statements name no variable nor collation.
+                if (b"@" in payload and USER_VARIABLE.search(payload, 1)) or (
+                    MAY_SET_COLLATION.search(payload) and COLLATION.search(payload, 1)
+                ):
                     self._spawn(self._read_back(backend, payload))
                     return
         self._idle()
