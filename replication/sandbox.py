@@ -388,8 +388,16 @@ class Sandbox:
             "--slave-net-timeout=10",
             "--max-connections=200",
             *self._user(),
+            *self._tls(),
             *_ENGINE_OPTIONS,
         ]
+
+    def _tls(self) -> list[str]:
+        """TLS for every server when `<root>/tls` holds server-cert.pem and server-key.pem."""
+        cert, key = self.root / "tls" / "server-cert.pem", self.root / "tls" / "server-key.pem"
+        if cert.is_file() and key.is_file():
+            return [f"--ssl-cert={cert}", f"--ssl-key={key}"]
+        return []
 
     def _start(self, server: SandboxServer) -> None:
         server.pid_file.unlink(missing_ok=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import signal
 import socket
 import ssl
 import stat
@@ -432,3 +434,40 @@ def test_a_client_hello_sent_with_the_tls_request_is_not_lost(
                 assert data, "the connector closed the connection during the handshake"
                 incoming.write(data)
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_the_connector_speaks_tls_to_a_server_that_offers_it(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox()
+    try:
+        cert, key = _certificate(tmp_path)
+        tls = sandbox.root / "tls"
+        tls.mkdir()
+        shutil.copy(cert, tls / "server-cert.pem")
+        shutil.copy(key, tls / "server-key.pem")
+        sandbox.kill_server("alpha", signal.SIGTERM)
+        sandbox.start_server("alpha")  # back with TLS, read-only as every restarted server
+        sandbox.sql("alpha", "SET GLOBAL read_only = OFF")
+        topology = sandbox.topology()
+        topology = dataclasses.replace(
+            topology, config=topology.config.model_copy(update={"tls": "preferred"})
+        )
+        connector = Connector(topology, home=sandbox.root.parent, writer_port=0, reader_port=0)
+        connector.start()
+        try:
+            app = sandbox.account("app")
+            conn = pymysql.connect(
+                host="127.0.0.1",
+                port=connector.writer_port,
+                user=app.user,
+                password=app.password,
+                ssl_disabled=True,  # plain towards the connector, TLS behind it
+            )
+            cipher = one(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")[1]
+            assert cipher, "the connector's session on alpha is not encrypted"
+            assert one(conn, "SELECT 1")[0] == 1
+        finally:
+            connector.stop()
+    finally:
+        sandbox.destroy()
